@@ -1,0 +1,356 @@
+//! Typed configuration. A config file is optional: without one the gateway runs the
+//! *embedded default* (loopback listener, local-directory upstream, generated key file and
+//! credentials), so a newcomer gets a working, encrypting endpoint with one command.
+//!
+//! Every error names the file, the key and what is allowed, because a gateway that refuses to
+//! start must tell the operator exactly which line to fix.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Default listener: loopback only, so the embedded default never exposes itself on a LAN.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    #[serde(default)]
+    pub keys: KeysConfig,
+    /// Proxy users. Empty means "generate one and persist it" (embedded default only).
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    #[serde(default)]
+    pub encryption: EncryptionConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Seconds to let in-flight requests finish after SIGINT/SIGTERM.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_secs: u64,
+    /// Directory for generated state of the embedded default (key file, credentials).
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum UpstreamConfig {
+    /// The embedded store: s3s-fs over a local directory.
+    Local {
+        #[serde(default = "default_data_dir")]
+        path: PathBuf,
+    },
+    /// Any S3-compatible endpoint through aws-sdk-s3.
+    S3 {
+        /// e.g. `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:9002`; omit for AWS.
+        endpoint: Option<String>,
+        #[serde(default = "default_region")]
+        region: String,
+        /// Path-style addressing (`endpoint/bucket/key`); MinIO, Ceph and Garage want this.
+        #[serde(default)]
+        path_style: bool,
+        /// Static upstream credentials; when absent the usual AWS chain (env, profile,
+        /// instance role) is used. These are never the proxy users' credentials.
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+        secret_access_key_env: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase", deny_unknown_fields)]
+pub enum KeysConfig {
+    /// Local key file (TOML, 0600), created by `s3seal keygen` or on first start.
+    File { path: PathBuf },
+    /// `S3SEAL_KEK_<ID>` variables plus `S3SEAL_KEK_ACTIVE`.
+    Env,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub access_key: String,
+    /// Exactly one of `secret_key`, `secret_key_env`, `secret_key_file`.
+    pub secret_key: Option<String>,
+    pub secret_key_env: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// Plaintext segment size in bytes; recorded per object, so changing it only affects
+    /// new objects.
+    #[serde(default = "default_segment_size")]
+    pub segment_size: u32,
+    #[serde(default = "default_cache_entries")]
+    pub dek_cache_entries: u64,
+    #[serde(default = "default_cache_ttl")]
+    pub dek_cache_ttl_secs: u64,
+}
+
+fn default_listen() -> SocketAddr {
+    DEFAULT_LISTEN.parse().expect("constant address")
+}
+fn default_grace() -> u64 {
+    10
+}
+fn default_state_dir() -> PathBuf {
+    PathBuf::from(".s3seal")
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+fn default_segment_size() -> u32 {
+    65536
+}
+fn default_cache_entries() -> u64 {
+    10_000
+}
+fn default_cache_ttl() -> u64 {
+    300
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            shutdown_grace_secs: default_grace(),
+            state_dir: default_state_dir(),
+        }
+    }
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig::Local {
+            path: default_data_dir(),
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig::File {
+            path: default_state_dir().join("keys.toml"),
+        }
+    }
+}
+
+impl Default for EncryptionConfig {
+    fn default() -> Self {
+        EncryptionConfig {
+            segment_size: default_segment_size(),
+            dek_cache_entries: default_cache_entries(),
+            dek_cache_ttl_secs: default_cache_ttl(),
+        }
+    }
+}
+
+impl Default for Config {
+    /// The embedded default: what `s3seal serve` runs without `--config`.
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            upstream: UpstreamConfig::default(),
+            keys: KeysConfig::default(),
+            users: Vec::new(),
+            encryption: EncryptionConfig::default(),
+        }
+    }
+}
+
+/// A configuration problem, already phrased for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads and validates a TOML file. Errors name the file, the line and the key.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!("{}: cannot read config file: {e}", path.display()))
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses TOML text; `origin` names the source in error messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            // toml's message already carries the line, column and offending key.
+            ConfigError(format!("{origin}: {}", e.to_string().trim_end()))
+        })?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let err = |key: &str, msg: String| Err(ConfigError(format!("{origin}: {key}: {msg}")));
+        let seg = self.encryption.segment_size;
+        if !(1024..=16 << 20).contains(&seg) {
+            return err(
+                "encryption.segment_size",
+                format!("{seg} is out of range; allowed 1024 ..= 16777216 bytes (default 65536)"),
+            );
+        }
+        if self.encryption.dek_cache_entries == 0 {
+            return err(
+                "encryption.dek_cache_entries",
+                "must be at least 1 (default 10000)".into(),
+            );
+        }
+        if let UpstreamConfig::S3 {
+            endpoint,
+            access_key_id,
+            secret_access_key,
+            secret_access_key_env,
+            ..
+        } = &self.upstream
+        {
+            if let Some(ep) = endpoint {
+                if !(ep.starts_with("http://") || ep.starts_with("https://")) {
+                    return err(
+                        "upstream.endpoint",
+                        format!("{ep:?} must start with http:// or https://"),
+                    );
+                }
+            }
+            let has_secret = secret_access_key.is_some() || secret_access_key_env.is_some();
+            if access_key_id.is_some() != has_secret {
+                return err(
+                    "upstream.access_key_id",
+                    "give both access_key_id and secret_access_key (or secret_access_key_env), or neither to use the AWS credential chain".into(),
+                );
+            }
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            let key = format!("users[{i}]");
+            if u.access_key.len() < 3 || !u.access_key.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return err(
+                    &format!("{key}.access_key"),
+                    "must be at least 3 ASCII letters or digits".into(),
+                );
+            }
+            let sources = [
+                u.secret_key.is_some(),
+                u.secret_key_env.is_some(),
+                u.secret_key_file.is_some(),
+            ];
+            if sources.iter().filter(|s| **s).count() != 1 {
+                return err(
+                    &key,
+                    format!(
+                        "user {:?} needs exactly one of secret_key, secret_key_env, secret_key_file",
+                        u.access_key
+                    ),
+                );
+            }
+            if self.users[..i].iter().any(|o| o.access_key == u.access_key) {
+                return err(
+                    &format!("{key}.access_key"),
+                    format!("{:?} is defined twice", u.access_key),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl UserConfig {
+    /// Resolves the secret from wherever the config says it lives.
+    pub fn resolve_secret(&self) -> Result<String, ConfigError> {
+        let who = &self.access_key;
+        if let Some(s) = &self.secret_key {
+            return Ok(s.clone());
+        }
+        if let Some(var) = &self.secret_key_env {
+            return std::env::var(var).map_err(|_| {
+                ConfigError(format!(
+                    "user {who:?}: secret_key_env names {var}, which is not set"
+                ))
+            });
+        }
+        if let Some(path) = &self.secret_key_file {
+            let s = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!(
+                    "user {who:?}: secret_key_file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            return Ok(s.trim().to_owned());
+        }
+        Err(ConfigError(format!("user {who:?}: no secret given")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_embedded_default() {
+        let c = Config::parse("", "t.toml").unwrap();
+        assert_eq!(c.server.listen.to_string(), DEFAULT_LISTEN);
+        assert!(matches!(c.upstream, UpstreamConfig::Local { .. }));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = Config::parse("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n", "gw.toml")
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("gw.toml:"), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_is_explained() {
+        let e = Config::parse("[encryption]\nsegment_size = 10\n", "gw.toml")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("encryption.segment_size"), "{e}");
+        assert!(e.contains("1024"), "{e}");
+        let e = Config::parse("[upstream]\nkind = \"ftp\"\n", "gw.toml")
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("ftp") && e.contains("local") && e.contains("s3"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn user_secret_sources_are_exclusive() {
+        let e = Config::parse(
+            "[[users]]\naccess_key = \"alice\"\nsecret_key = \"x\"\nsecret_key_env = \"Y\"\n",
+            "gw.toml",
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.contains("users[0]") && e.contains("exactly one"), "{e}");
+    }
+
+    #[test]
+    fn upstream_credentials_come_in_pairs() {
+        let e = Config::parse(
+            "[upstream]\nkind = \"s3\"\nendpoint = \"http://127.0.0.1:1\"\naccess_key_id = \"a\"\n",
+            "gw.toml",
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.contains("upstream.access_key_id"), "{e}");
+    }
+}

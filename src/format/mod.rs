@@ -1,0 +1,2 @@
+mod dek;
+pub use dek::{DEK_LEN, Dek};

@@ -1,0 +1,122 @@
+//! Assembles a running gateway from a [`Config`]: upstream, users, the `Seal` layer and the
+//! s3s service. Shared by `s3seal serve` and by the test harness, so tests run exactly the
+//! code users run.
+
+use crate::auth::Users;
+use crate::config::{Config, KeysConfig};
+use crate::seal::Seal;
+use crate::{credentials, server, upstream};
+use s3s::service::{S3Service, S3ServiceBuilder};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// What the operator needs to know at startup; printed by `serve`.
+pub struct Banner {
+    pub endpoint: String,
+    pub upstream: String,
+    pub key_provider: String,
+    /// Generated credentials of the embedded default (printed so `aws configure` can use them).
+    pub generated_user: Option<(String, String)>,
+    /// Access keys of configured users (secrets are never printed).
+    pub users: Vec<String>,
+}
+
+impl std::fmt::Display for Banner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "s3seal listening on {}", self.endpoint)?;
+        writeln!(f, "  upstream:     {}", self.upstream)?;
+        writeln!(f, "  key provider: {}", self.key_provider)?;
+        if let Some((ak, sk)) = &self.generated_user {
+            writeln!(f, "  access key:   {ak}")?;
+            writeln!(f, "  secret key:   {sk}")?;
+            writeln!(
+                f,
+                "  try: AWS_ACCESS_KEY_ID={ak} AWS_SECRET_ACCESS_KEY={sk} aws --endpoint-url {} s3 ls",
+                self.endpoint
+            )?;
+        } else {
+            writeln!(f, "  users:        {}", self.users.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A built, not yet listening gateway.
+pub struct Gateway {
+    pub service: S3Service,
+    pub banner: Banner,
+    grace: Duration,
+}
+
+impl Gateway {
+    /// Builds every part; errors are phrased for the operator.
+    pub async fn build(cfg: &Config) -> anyhow::Result<Gateway> {
+        let up = upstream::build(&cfg.upstream).await?;
+        let (auth, generated_user, users) = users(cfg)?;
+        let key_provider = match &cfg.keys {
+            KeysConfig::File { path } => format!("key file {}", path.display()),
+            KeysConfig::Env => "environment (S3SEAL_KEK_*)".to_owned(),
+        };
+        let seal = Seal::new(up);
+        let mut b = S3ServiceBuilder::new(seal);
+        b.set_auth(auth);
+        Ok(Gateway {
+            service: b.build(),
+            banner: Banner {
+                endpoint: format!("http://{}", cfg.server.listen),
+                upstream: upstream::describe(&cfg.upstream),
+                key_provider,
+                generated_user,
+                users,
+            },
+            grace: Duration::from_secs(cfg.server.shutdown_grace_secs),
+        })
+    }
+
+    /// Binds `addr` (port 0 picks a free port). The returned [`Running`] serves when awaited
+    /// and stops, draining requests, once `shutdown` resolves.
+    pub async fn bind(
+        self,
+        addr: SocketAddr,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<Running> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("server.listen {addr}: cannot listen: {e}"))?;
+        let local = listener.local_addr()?;
+        let mut banner = self.banner;
+        banner.endpoint = format!("http://{local}");
+        Ok(Running {
+            addr: local,
+            banner,
+            serve: Box::pin(server::serve(listener, self.service, shutdown, self.grace)),
+        })
+    }
+}
+
+/// A bound gateway: where it listens, what to print, and the future that serves.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub banner: Banner,
+    pub serve: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+type UserSetup = (Users, Option<(String, String)>, Vec<String>);
+
+/// Registers the proxy's own users. With none configured, the embedded default creates one
+/// credential pair once and keeps it in the state directory so restarts don't change it.
+fn users(cfg: &Config) -> anyhow::Result<UserSetup> {
+    let mut auth = Users::default();
+    if cfg.users.is_empty() {
+        let (ak, sk) = credentials::load_or_create(&cfg.server.state_dir)?;
+        auth.insert(ak.clone(), sk.clone());
+        return Ok((auth, Some((ak, sk)), vec![]));
+    }
+    let mut names = Vec::new();
+    for u in &cfg.users {
+        auth.insert(u.access_key.clone(), u.resolve_secret()?);
+        names.push(u.access_key.clone());
+    }
+    Ok((auth, None, names))
+}

@@ -1,0 +1,27 @@
+//! s3seal: an S3-compatible gateway that encrypts object bodies before they reach the store.
+//!
+//! # Layout
+//!
+//! - [`auth`]: the proxy's own users (SigV4 secrets), separate from upstream credentials.
+//! - [`config`]: the typed TOML configuration and the embedded default; every error names
+//!   the file, the key and what is allowed.
+//! - [`format`]: the object format, pure (no I/O, no S3 types): segment sealing, streaming
+//!   encrypt/decrypt, size and range math. Specified in docs/FORMAT.md.
+//! - [`keys`]: key-encryption keys (file, environment), DEK wrapping and the DEK cache.
+//! - [`seal`]: `Seal`, the `s3s::S3` middleware that encrypts on the way in and decrypts on
+//!   the way out; it alone decides which operations are forwarded unchanged.
+//! - [`upstream`]: builds the store behind the gateway (s3s-fs directory or remote S3).
+//! - [`gateway`]: assembles config + upstream + users + `Seal` into a service; used by the
+//!   binary and by the tests alike.
+//! - [`server`]: listener, `/healthz`, graceful shutdown.
+//! - [`credentials`]: generated credentials of the embedded default.
+
+pub mod auth;
+pub mod config;
+pub mod credentials;
+pub mod format;
+pub mod gateway;
+pub mod keys;
+pub mod seal;
+pub mod server;
+pub mod upstream;

@@ -1,0 +1,68 @@
+//! The `s3seal` command line. Only argument parsing lives here; the work is in the library.
+
+use clap::{Parser, Subcommand};
+use s3seal::config::Config;
+use s3seal::gateway::Gateway;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "s3seal", version, about = "S3-compatible encrypting gateway")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the gateway. Without --config: 127.0.0.1:9000, objects under ./data, keys and
+    /// generated credentials under ./.s3seal.
+    Serve {
+        /// TOML config file (see config/ for examples).
+        #[arg(long, short, env = "S3SEAL_CONFIG")]
+        config: Option<PathBuf>,
+        /// Override server.listen, e.g. 127.0.0.1:9100.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("S3SEAL_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("s3seal: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Serve { config, listen } => {
+            let mut cfg = match &config {
+                Some(p) => Config::load(p)?,
+                None => Config::default(),
+            };
+            if let Some(l) = listen {
+                cfg.server.listen = l;
+            }
+            let gw = Gateway::build(&cfg).await?;
+            let running = gw
+                .bind(cfg.server.listen, s3seal::server::shutdown_signal())
+                .await?;
+            print!("{}", running.banner);
+            running.serve.await;
+            Ok(())
+        }
+    }
+}

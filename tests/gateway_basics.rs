@@ -1,0 +1,239 @@
+//! The gateway as a plain S3 endpoint: auth, health, and every common operation, over both
+//! upstreams (in-process s3s-fs and moto's server).
+
+mod support;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Tag, Tagging};
+use support::{ALL, TestGateway, Upstream, pattern};
+
+#[tokio::test]
+async fn healthz_needs_no_auth() {
+    let gw = TestGateway::start(Upstream::Fs).await;
+    let (status, body) = raw_http(
+        gw.addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.ends_with("ok\n"));
+}
+
+#[tokio::test]
+async fn unsigned_request_is_denied() {
+    let gw = TestGateway::start(Upstream::Fs).await;
+    let (status, body) = raw_http(
+        gw.addr,
+        "GET /some-bucket/key HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
+}
+
+#[tokio::test]
+async fn wrong_secret_is_signature_mismatch_and_unknown_key_is_denied() {
+    let gw = TestGateway::start(Upstream::Fs).await;
+    let bad = support::client(&gw.endpoint, support::ACCESS_KEY, "not-the-secret");
+    let err = bad.list_buckets().send().await.unwrap_err();
+    let code = err.into_service_error().meta().code().map(str::to_owned);
+    assert_eq!(code.as_deref(), Some("SignatureDoesNotMatch"));
+    let unknown = support::client(&gw.endpoint, "AKIANOBODY", "whatever");
+    let err = unknown.list_buckets().send().await.unwrap_err();
+    let code = err.into_service_error().meta().code().map(str::to_owned);
+    assert!(code.as_deref() == Some("InvalidAccessKeyId"), "{code:?}");
+    // The gateway is still healthy after bad requests.
+    assert!(gw.client.list_buckets().send().await.is_ok());
+}
+
+#[tokio::test]
+async fn bucket_lifecycle_over_both_upstreams() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let names: Vec<String> = gw
+            .client
+            .list_buckets()
+            .send()
+            .await
+            .unwrap()
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_owned))
+            .collect();
+        assert!(names.contains(&b), "{kind:?}: {names:?}");
+        gw.client.head_bucket().bucket(&b).send().await.unwrap();
+        gw.client.delete_bucket().bucket(&b).send().await.unwrap();
+        assert!(
+            gw.client.head_bucket().bucket(&b).send().await.is_err(),
+            "{kind:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn object_round_trip_multi_megabyte_over_both_upstreams() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let data = pattern(5 * 1024 * 1024 + 123, 7);
+        gw.put(&b, "dir/big.bin", &data).await;
+        assert_eq!(gw.get(&b, "dir/big.bin").await, data, "{kind:?}");
+        let head = gw
+            .client
+            .head_object()
+            .bucket(&b)
+            .key("dir/big.bin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.content_length(), Some(data.len() as i64), "{kind:?}");
+
+        // copy, list v1 and v2, delete
+        gw.client
+            .copy_object()
+            .bucket(&b)
+            .key("copy.bin")
+            .copy_source(format!("{b}/dir/big.bin"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gw.get(&b, "copy.bin").await, data, "{kind:?}");
+        let v2 = gw.client.list_objects_v2().bucket(&b).send().await.unwrap();
+        let keys: Vec<_> = v2.contents().iter().filter_map(|o| o.key()).collect();
+        assert_eq!(keys, ["copy.bin", "dir/big.bin"], "{kind:?}");
+        assert!(
+            v2.contents()
+                .iter()
+                .all(|o| o.size() == Some(data.len() as i64))
+        );
+        let v1 = gw
+            .client
+            .list_objects()
+            .bucket(&b)
+            .delimiter("/")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(v1.contents().len(), 1);
+        assert_eq!(v1.common_prefixes()[0].prefix(), Some("dir/"));
+        gw.client
+            .delete_object()
+            .bucket(&b)
+            .key("copy.bin")
+            .send()
+            .await
+            .unwrap();
+        let err = gw
+            .client
+            .get_object()
+            .bucket(&b)
+            .key("copy.bin")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.into_service_error().meta().code(), Some("NoSuchKey"));
+    }
+}
+
+#[tokio::test]
+async fn tagging_passes_through() {
+    // s3s-fs implements no tagging; moto does.
+    for kind in [Upstream::Moto] {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        gw.put(&b, "t", b"x").await;
+        let tagging = Tagging::builder()
+            .tag_set(Tag::builder().key("team").value("blue").build().unwrap())
+            .build()
+            .unwrap();
+        gw.client
+            .put_object_tagging()
+            .bucket(&b)
+            .key("t")
+            .tagging(tagging)
+            .send()
+            .await
+            .unwrap();
+        let got = gw
+            .client
+            .get_object_tagging()
+            .bucket(&b)
+            .key("t")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.tag_set()[0].key(), "team", "{kind:?}");
+        assert_eq!(got.tag_set()[0].value(), "blue", "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn multipart_upload_round_trip_over_both_upstreams() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let part = 5 * 1024 * 1024;
+        let data = pattern(2 * part + 1000, 11);
+        let up = gw
+            .client
+            .create_multipart_upload()
+            .bucket(&b)
+            .key("mp")
+            .send()
+            .await
+            .unwrap();
+        let id = up.upload_id().unwrap().to_owned();
+        let mut parts = Vec::new();
+        for (i, chunk) in data.chunks(part).enumerate() {
+            let n = i as i32 + 1;
+            let out = gw
+                .client
+                .upload_part()
+                .bucket(&b)
+                .key("mp")
+                .upload_id(&id)
+                .part_number(n)
+                .body(ByteStream::from(chunk.to_vec()))
+                .send()
+                .await
+                .unwrap();
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(n)
+                    .e_tag(out.e_tag().unwrap())
+                    .build(),
+            );
+        }
+        gw.client
+            .complete_multipart_upload()
+            .bucket(&b)
+            .key("mp")
+            .upload_id(&id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gw.get(&b, "mp").await, data, "{kind:?}");
+    }
+}
+
+/// Sends a raw HTTP/1.1 request and returns (status, whole response text).
+async fn raw_http(addr: std::net::SocketAddr, req: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}

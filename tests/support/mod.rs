@@ -1,0 +1,304 @@
+//! Test harness: the real gateway on an ephemeral loopback port over a real upstream.
+//!
+//! `TestGateway::start(Upstream::Fs)` runs s3s-fs in-process on a temp dir;
+//! `Upstream::Moto` runs moto's server (shared per test process, or the one named by
+//! `S3SEAL_TEST_MOTO_URL`). Every test gets `gw.client` (aws-sdk-s3 through the gateway,
+//! signed as a proxy user) and `gw.upstream` (aws-sdk-s3 straight to the store, to inspect
+//! what is really stored).
+#![allow(dead_code)]
+
+use aws_sdk_s3::Client;
+use s3seal::config::{Config, UpstreamConfig, UserConfig};
+use s3seal::gateway::Gateway;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const ACCESS_KEY: &str = "AKIATESTUSER0001";
+pub const SECRET_KEY: &str = "test-secret-key-0001-do-not-use";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upstream {
+    Fs,
+    Moto,
+}
+
+/// Both upstreams, for tests that must hold over each.
+pub const ALL: [Upstream; 2] = [Upstream::Fs, Upstream::Moto];
+
+pub struct TestGateway {
+    /// Through the gateway, as a proxy user.
+    pub client: Client,
+    /// Directly to the store, bypassing the gateway.
+    pub upstream: Client,
+    pub endpoint: String,
+    pub addr: SocketAddr,
+    pub kind: Upstream,
+    pub config: Config,
+    /// The temp dir holding data, keys and state; removed on drop.
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestGateway {
+    pub async fn start(kind: Upstream) -> TestGateway {
+        Self::start_with(kind, |_| {}).await
+    }
+
+    /// Starts with a config adjusted by `tweak` (after the harness filled in upstream,
+    /// state dir and the test user).
+    pub async fn start_with(kind: Upstream, tweak: impl FnOnce(&mut Config)) -> TestGateway {
+        init_logs();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = Config::default();
+        cfg.server.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.server.state_dir = dir.path().join("state");
+        cfg.keys = s3seal::config::KeysConfig::File {
+            path: dir.path().join("state/keys.toml"),
+        };
+        cfg.users = vec![UserConfig {
+            access_key: ACCESS_KEY.into(),
+            secret_key: Some(SECRET_KEY.into()),
+            secret_key_env: None,
+            secret_key_file: None,
+        }];
+        let upstream_endpoint = match kind {
+            Upstream::Fs => {
+                let data = dir.path().join("data");
+                std::fs::create_dir_all(&data).unwrap();
+                cfg.upstream = UpstreamConfig::Local { path: data.clone() };
+                serve_plain_fs(&data).await
+            }
+            Upstream::Moto => {
+                let url = moto_url();
+                cfg.upstream = UpstreamConfig::S3 {
+                    endpoint: Some(url.clone()),
+                    region: "us-east-1".into(),
+                    path_style: true,
+                    access_key_id: Some("testing".into()),
+                    secret_access_key: Some("testing".into()),
+                    secret_access_key_env: None,
+                };
+                url
+            }
+        };
+        tweak(&mut cfg);
+        Self::start_config(kind, cfg, dir, &upstream_endpoint).await
+    }
+
+    /// Starts a gateway on `cfg` as given (used to restart over the same store).
+    pub async fn start_config(
+        kind: Upstream,
+        cfg: Config,
+        dir: tempfile::TempDir,
+        upstream_endpoint: &str,
+    ) -> TestGateway {
+        let gw = Gateway::build(&cfg).await.expect("gateway builds");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let running = gw
+            .bind(cfg.server.listen, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("gateway binds");
+        let addr = running.addr;
+        let task = tokio::spawn(running.serve);
+        let endpoint = format!("http://{addr}");
+        TestGateway {
+            client: client(&endpoint, ACCESS_KEY, SECRET_KEY),
+            upstream: client(upstream_endpoint, "testing", "testing"),
+            endpoint,
+            addr,
+            kind,
+            config: cfg,
+            dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// A fresh bucket with a name unique in this process and across upstream reuse.
+    pub async fn bucket(&self) -> String {
+        let name = unique_name("b");
+        self.client
+            .create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .expect("create bucket through gateway");
+        name
+    }
+
+    /// Stops accepting, drains, and waits for the server task.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// Reads an object's stored bytes and metadata straight from the store.
+    pub async fn raw_get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> (Vec<u8>, std::collections::HashMap<String, String>) {
+        let out = self
+            .upstream
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("direct upstream GET");
+        let meta = out.metadata().cloned().unwrap_or_default();
+        let body = out.body.collect().await.unwrap().into_bytes().to_vec();
+        (body, meta)
+    }
+
+    /// GET through the gateway, whole body.
+    pub async fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("GET through gateway");
+        out.body.collect().await.unwrap().into_bytes().to_vec()
+    }
+
+    pub async fn put(&self, bucket: &str, key: &str, body: &[u8]) -> String {
+        let out = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .expect("PUT through gateway");
+        out.e_tag().unwrap_or_default().to_owned()
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An aws-sdk-s3 client as a real application would configure it (default checksum
+/// behaviour, so uploads carry CRC32 trailers), pointed at `endpoint`.
+pub fn client(endpoint: &str, ak: &str, sk: &str) -> Client {
+    let creds = aws_sdk_s3::config::Credentials::new(ak, sk, None, None, "test");
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(creds)
+        .build();
+    Client::from_conf(conf)
+}
+
+/// Serves a second, unauthenticated s3s-fs over the same directory, so tests can read the
+/// store exactly as stored without going through the gateway.
+async fn serve_plain_fs(root: &std::path::Path) -> String {
+    let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs");
+    let service = s3s::service::S3ServiceBuilder::new(fs).build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(s3seal::server::serve(
+        listener,
+        service,
+        std::future::pending(),
+        std::time::Duration::from_secs(1),
+    ));
+    format!("http://{addr}")
+}
+
+pub fn unique_name(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{pid}-{n}-{nanos:x}")
+}
+
+/// moto's endpoint: `S3SEAL_TEST_MOTO_URL` if the test script started one, else a server
+/// this process starts once and that exits with it.
+pub fn moto_url() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(u) = std::env::var("S3SEAL_TEST_MOTO_URL") {
+            return u;
+        }
+        spawn_moto()
+    })
+    .clone()
+}
+
+fn spawn_moto() -> String {
+    use std::io::BufRead;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let python = std::env::var("S3SEAL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/moto_server.py");
+    let mut child = std::process::Command::new(&python)
+        .arg(script)
+        .arg(port.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start moto with {python}: {e}; run ./scripts/test, which installs it")
+        });
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        line.trim(),
+        "ready",
+        "moto did not start (is moto[server] installed for {python}?)"
+    );
+    // Keep stdin open for the life of this process: moto exits when it closes.
+    std::mem::forget(child);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Deterministic pseudo-random bytes, so failures are reproducible.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Logs to the test's captured output when `S3SEAL_LOG` is set (e.g. `S3SEAL_LOG=debug`).
+pub fn init_logs() {
+    if let Ok(filter) = std::env::var("S3SEAL_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}

@@ -70,7 +70,13 @@ pub enum UpstreamConfig {
 #[serde(tag = "provider", rename_all = "lowercase", deny_unknown_fields)]
 pub enum KeysConfig {
     /// Local key file (TOML, 0600), created by `s3seal keygen` or on first start.
-    File { path: PathBuf },
+    File {
+        path: PathBuf,
+        /// Create the file with one fresh KEK when it does not exist (the embedded default
+        /// does; a configured path that is missing is usually a mistake, so it is an error).
+        #[serde(default)]
+        create_if_missing: bool,
+    },
     /// `S3SEAL_KEK_<ID>` variables plus `S3SEAL_KEK_ACTIVE`.
     Env,
 }
@@ -145,6 +151,7 @@ impl Default for KeysConfig {
     fn default() -> Self {
         KeysConfig::File {
             path: default_state_dir().join("keys.toml"),
+            create_if_missing: true,
         }
     }
 }

@@ -4,10 +4,12 @@
 
 use crate::auth::Users;
 use crate::config::{Config, KeysConfig};
-use crate::seal::Seal;
+use crate::keys::{KekProvider, Keyring};
+use crate::seal::{Seal, SealKeys};
 use crate::{credentials, server, upstream};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -54,11 +56,15 @@ impl Gateway {
     pub async fn build(cfg: &Config) -> anyhow::Result<Gateway> {
         let up = upstream::build(&cfg.upstream).await?;
         let (auth, generated_user, users) = users(cfg)?;
-        let key_provider = match &cfg.keys {
-            KeysConfig::File { path } => format!("key file {}", path.display()),
-            KeysConfig::Env => "environment (S3SEAL_KEK_*)".to_owned(),
-        };
-        let seal = Seal::new(up);
+        let provider = key_provider(&cfg.keys)?;
+        let key_provider = provider.describe();
+        let e = &cfg.encryption;
+        let ring = Keyring::new(
+            provider,
+            e.dek_cache_entries,
+            Duration::from_secs(e.dek_cache_ttl_secs),
+        );
+        let seal = Seal::new(up, SealKeys::new(ring)).with_segment(e.segment_size);
         let mut b = S3ServiceBuilder::new(seal);
         b.set_auth(auth);
         Ok(Gateway {
@@ -100,6 +106,29 @@ pub struct Running {
     pub addr: SocketAddr,
     pub banner: Banner,
     pub serve: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+/// Loads the KEKs; the embedded default creates its key file on first start.
+fn key_provider(cfg: &KeysConfig) -> anyhow::Result<Arc<dyn KekProvider>> {
+    Ok(match cfg {
+        KeysConfig::File {
+            path,
+            create_if_missing,
+        } => {
+            if *create_if_missing && !path.exists() {
+                crate::keys::generate_key_file(path, "k1")?;
+                tracing::warn!(path = %path.display(), "created a new key file; back it up: objects cannot be read without it");
+            } else if !path.exists() {
+                anyhow::bail!(
+                    "keys.path: key file {} does not exist; create it with `s3seal keygen --key-file {}`",
+                    path.display(),
+                    path.display()
+                );
+            }
+            Arc::new(crate::keys::load_key_file(path)?)
+        }
+        KeysConfig::Env => Arc::new(crate::keys::from_env(std::env::vars())?),
+    })
 }
 
 type UserSetup = (Users, Option<(String, String)>, Vec<String>);

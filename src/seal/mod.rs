@@ -1,23 +1,78 @@
-//! `Seal<U>`: the encryption layer, an `s3s::S3` middleware over the upstream store.
+//! `Seal`: the encryption layer, an `s3s::S3` middleware over the upstream store.
 //!
 //! This file is the one place that decides, per S3 operation, "forward unchanged" or
-//! "transform": operations listed in the `forward!` invocation below pass straight to the
-//! upstream; every other operation has its own method in a sibling module.
+//! "transform": the `impl S3` block below lists the transformed operations (implemented in
+//! the sibling modules, one concern each), the ones refused because their semantics cannot
+//! hold on ciphertext, and — in the `forward!` list — everything passed through untouched
+//! (bucket configuration, ACLs, tagging, deletes...).
+
+mod body;
+mod copy;
+mod etag;
+mod keyring;
+mod list;
+pub mod meta;
+mod multipart;
+mod object;
+mod upload_id;
+
+pub use keyring::SealKeys;
 
 use crate::upstream::Upstream;
 use s3s::dto::*;
-use s3s::{S3, S3Request, S3Response, S3Result};
+use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+/// Counters the metrics endpoint exports.
+#[derive(Default)]
+pub struct Stats {
+    /// GETs aborted because a stored segment failed authentication.
+    pub decrypt_failures: AtomicU64,
+}
 
 /// The S3 middleware. Cheap to clone: everything inside is shared.
 #[derive(Clone)]
 pub struct Seal {
     /// The real store; receives only ciphertext and wrapped keys.
     up: Upstream,
+    /// Wraps new DEKs and unwraps stored ones (through the DEK cache).
+    keys: Arc<SealKeys>,
+    /// Plaintext segment size of new objects; also what LIST assumes (docs/FORMAT.md).
+    segment: u32,
+    pub stats: Arc<Stats>,
 }
 
 impl Seal {
-    pub fn new(up: Upstream) -> Self {
-        Seal { up }
+    pub fn new(up: Upstream, keys: SealKeys) -> Self {
+        Seal {
+            up,
+            keys: Arc::new(keys),
+            segment: crate::format::size::DEFAULT_SEGMENT,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Segment size of new objects. Choose once per deployment: LIST infers plaintext
+    /// sizes with it (docs/FORMAT.md).
+    pub fn with_segment(mut self, segment: u32) -> Self {
+        self.segment = segment;
+        self
+    }
+}
+
+/// A request for another operation on behalf of `req`: same caller, same credentials.
+pub(crate) fn sub_request<T, U>(req: &S3Request<T>, input: U) -> S3Request<U> {
+    S3Request {
+        input,
+        method: req.method.clone(),
+        uri: req.uri.clone(),
+        headers: req.headers.clone(),
+        extensions: http::Extensions::new(),
+        credentials: req.credentials.clone(),
+        region: req.region.clone(),
+        service: req.service.clone(),
+        trailing_headers: None,
     }
 }
 
@@ -43,25 +98,153 @@ macro_rules! forward {
 
 #[async_trait::async_trait]
 impl S3 for Seal {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        self.put_object_sealed(req).await
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        self.get_object_sealed(req).await
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.head_object_sealed(req).await
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.copy_object_sealed(req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.create_multipart_sealed(req).await
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        self.upload_part_sealed(req).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.upload_part_copy_sealed(req).await
+    }
+
     async fn complete_multipart_upload(
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        let mut resp = self.up.complete_multipart_upload(req).await?;
-        // s3s-fs answers with a deferred result; resolve it here so the output we return is
-        // plain (the layer may need to inspect or rewrite it).
-        if let Some(fut) = resp.output.future.take() {
-            resp.output = fut.await?;
+        self.complete_multipart_sealed(req).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.abort_multipart_sealed(req).await
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        self.list_parts_sealed(req).await
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let mut resp = self.up.list_objects(req).await?;
+        if let Some(c) = resp.output.contents.as_mut() {
+            list::translate(c, self.segment);
         }
         Ok(resp)
     }
 
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let mut resp = self.up.list_objects_v2(req).await?;
+        if let Some(c) = resp.output.contents.as_mut() {
+            list::translate(c, self.segment);
+        }
+        Ok(resp)
+    }
+
+    // Operations whose semantics cannot be kept honestly on sealed data: refuse clearly
+    // rather than hand ciphertext (or ciphertext sizes) to a client as if it were plaintext.
+    async fn select_object_content(
+        &self,
+        _req: S3Request<SelectObjectContentInput>,
+    ) -> S3Result<S3Response<SelectObjectContentOutput>> {
+        Err(s3_error!(
+            NotImplemented,
+            "SelectObjectContent cannot run on encrypted objects: the store only holds ciphertext"
+        ))
+    }
+
+    async fn post_object(
+        &self,
+        _req: S3Request<PostObjectInput>,
+    ) -> S3Result<S3Response<PostObjectOutput>> {
+        Err(s3_error!(
+            NotImplemented,
+            "browser POST uploads are not supported by s3seal; use PUT or a presigned PUT URL"
+        ))
+    }
+
+    async fn get_object_attributes(
+        &self,
+        _req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        Err(s3_error!(
+            NotImplemented,
+            "GetObjectAttributes is not supported by s3seal; use HeadObject"
+        ))
+    }
+
+    async fn get_object_torrent(
+        &self,
+        _req: S3Request<GetObjectTorrentInput>,
+    ) -> S3Result<S3Response<GetObjectTorrentOutput>> {
+        Err(s3_error!(
+            NotImplemented,
+            "torrents of encrypted objects are not supported"
+        ))
+    }
+
+    async fn write_get_object_response(
+        &self,
+        _req: S3Request<WriteGetObjectResponseInput>,
+    ) -> S3Result<S3Response<WriteGetObjectResponseOutput>> {
+        Err(s3_error!(
+            NotImplemented,
+            "Object Lambda is not supported by s3seal"
+        ))
+    }
+
     forward! {
-        abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput;
-        copy_object: CopyObjectInput => CopyObjectOutput;
         create_bucket: CreateBucketInput => CreateBucketOutput;
         create_bucket_metadata_table_configuration: CreateBucketMetadataTableConfigurationInput => CreateBucketMetadataTableConfigurationOutput;
-        create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput;
         create_session: CreateSessionInput => CreateSessionOutput;
         delete_bucket: DeleteBucketInput => DeleteBucketOutput;
         delete_bucket_analytics_configuration: DeleteBucketAnalyticsConfigurationInput => DeleteBucketAnalyticsConfigurationOutput;
@@ -102,17 +285,13 @@ impl S3 for Seal {
         get_bucket_tagging: GetBucketTaggingInput => GetBucketTaggingOutput;
         get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput;
         get_bucket_website: GetBucketWebsiteInput => GetBucketWebsiteOutput;
-        get_object: GetObjectInput => GetObjectOutput;
         get_object_acl: GetObjectAclInput => GetObjectAclOutput;
-        get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput;
         get_object_legal_hold: GetObjectLegalHoldInput => GetObjectLegalHoldOutput;
         get_object_lock_configuration: GetObjectLockConfigurationInput => GetObjectLockConfigurationOutput;
         get_object_retention: GetObjectRetentionInput => GetObjectRetentionOutput;
         get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput;
-        get_object_torrent: GetObjectTorrentInput => GetObjectTorrentOutput;
         get_public_access_block: GetPublicAccessBlockInput => GetPublicAccessBlockOutput;
         head_bucket: HeadBucketInput => HeadBucketOutput;
-        head_object: HeadObjectInput => HeadObjectOutput;
         list_bucket_analytics_configurations: ListBucketAnalyticsConfigurationsInput => ListBucketAnalyticsConfigurationsOutput;
         list_bucket_intelligent_tiering_configurations: ListBucketIntelligentTieringConfigurationsInput => ListBucketIntelligentTieringConfigurationsOutput;
         list_bucket_inventory_configurations: ListBucketInventoryConfigurationsInput => ListBucketInventoryConfigurationsOutput;
@@ -121,10 +300,6 @@ impl S3 for Seal {
         list_directory_buckets: ListDirectoryBucketsInput => ListDirectoryBucketsOutput;
         list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput;
         list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput;
-        list_objects: ListObjectsInput => ListObjectsOutput;
-        list_objects_v2: ListObjectsV2Input => ListObjectsV2Output;
-        list_parts: ListPartsInput => ListPartsOutput;
-        post_object: PostObjectInput => PostObjectOutput;
         put_bucket_accelerate_configuration: PutBucketAccelerateConfigurationInput => PutBucketAccelerateConfigurationOutput;
         put_bucket_acl: PutBucketAclInput => PutBucketAclOutput;
         put_bucket_analytics_configuration: PutBucketAnalyticsConfigurationInput => PutBucketAnalyticsConfigurationOutput;
@@ -143,7 +318,6 @@ impl S3 for Seal {
         put_bucket_tagging: PutBucketTaggingInput => PutBucketTaggingOutput;
         put_bucket_versioning: PutBucketVersioningInput => PutBucketVersioningOutput;
         put_bucket_website: PutBucketWebsiteInput => PutBucketWebsiteOutput;
-        put_object: PutObjectInput => PutObjectOutput;
         put_object_acl: PutObjectAclInput => PutObjectAclOutput;
         put_object_legal_hold: PutObjectLegalHoldInput => PutObjectLegalHoldOutput;
         put_object_lock_configuration: PutObjectLockConfigurationInput => PutObjectLockConfigurationOutput;
@@ -151,9 +325,5 @@ impl S3 for Seal {
         put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput;
         put_public_access_block: PutPublicAccessBlockInput => PutPublicAccessBlockOutput;
         restore_object: RestoreObjectInput => RestoreObjectOutput;
-        select_object_content: SelectObjectContentInput => SelectObjectContentOutput;
-        upload_part: UploadPartInput => UploadPartOutput;
-        upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput;
-        write_get_object_response: WriteGetObjectResponseInput => WriteGetObjectResponseOutput;
     }
 }

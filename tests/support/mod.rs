@@ -35,6 +35,8 @@ pub struct TestGateway {
     pub addr: SocketAddr,
     pub kind: Upstream,
     pub config: Config,
+    /// Where `upstream` points, kept so a restarted gateway can reuse it.
+    pub upstream_endpoint: String,
     /// The temp dir holding data, keys and state; removed on drop.
     pub dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -56,6 +58,7 @@ impl TestGateway {
         cfg.server.state_dir = dir.path().join("state");
         cfg.keys = s3seal::config::KeysConfig::File {
             path: dir.path().join("state/keys.toml"),
+            create_if_missing: true,
         };
         cfg.users = vec![UserConfig {
             access_key: ACCESS_KEY.into(),
@@ -112,6 +115,7 @@ impl TestGateway {
             addr,
             kind,
             config: cfg,
+            upstream_endpoint: upstream_endpoint.to_owned(),
             dir,
             shutdown: Some(tx),
             task: Some(task),
@@ -128,6 +132,39 @@ impl TestGateway {
             .await
             .expect("create bucket through gateway");
         name
+    }
+
+    /// Stops this gateway process-equivalent and starts a fresh one (new memory, new DEK
+    /// cache) over the same store, keys and config: what a restart or another replica sees.
+    pub async fn restart(mut self) -> TestGateway {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let mut cfg = self.config.clone();
+        cfg.server.listen = "127.0.0.1:0".parse().unwrap();
+        Self::start_config(self.kind, cfg, dir, &self.upstream_endpoint.clone()).await
+    }
+
+    /// A second, independent gateway over the same store and keys, running alongside.
+    pub async fn replica(&self) -> Gateway2 {
+        let gw = Gateway::build(&self.config).await.expect("replica builds");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let running = gw
+            .bind("127.0.0.1:0".parse().unwrap(), async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        let endpoint = format!("http://{}", running.addr);
+        tokio::spawn(running.serve);
+        Gateway2 {
+            client: client(&endpoint, ACCESS_KEY, SECRET_KEY),
+            _stop: tx,
+        }
     }
 
     /// Stops accepting, drains, and waits for the server task.
@@ -186,6 +223,12 @@ impl TestGateway {
     }
 }
 
+/// A replica started by [`TestGateway::replica`]; stops when dropped.
+pub struct Gateway2 {
+    pub client: Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
 impl Drop for TestGateway {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -208,11 +251,13 @@ pub fn client(endpoint: &str, ak: &str, sk: &str) -> Client {
     Client::from_conf(conf)
 }
 
-/// Serves a second, unauthenticated s3s-fs over the same directory, so tests can read the
-/// store exactly as stored without going through the gateway.
+/// Serves a second s3s-fs over the same directory (credentials testing/testing), so tests can
+/// read the store exactly as stored without going through the gateway.
 async fn serve_plain_fs(root: &std::path::Path) -> String {
     let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs");
-    let service = s3s::service::S3ServiceBuilder::new(fs).build();
+    let mut b = s3s::service::S3ServiceBuilder::new(fs);
+    b.set_auth(s3s::auth::SimpleAuth::from_single("testing", "testing"));
+    let service = b.build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(s3seal::server::serve(

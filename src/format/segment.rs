@@ -1,0 +1,139 @@
+//! One sealed segment: header layout, key derivation, nonce and AAD.
+
+use super::Dek;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use bytes::{Buf, Bytes, BytesMut};
+use hkdf::Hkdf;
+use sha2::Sha256;
+use zeroize::Zeroize;
+
+/// Bytes of the clear header in front of every segment.
+pub const HEADER_LEN: usize = 16;
+/// Bytes of the GCM tag behind every segment.
+pub const TAG_LEN: usize = 16;
+/// Marks the last segment of a stream in the header's index word.
+const FINAL_BIT: u32 = 1 << 31;
+/// Prefix of every segment's associated data; changes with the format version.
+const AAD_PREFIX: &[u8; 7] = b"s3seal1";
+/// HKDF info prefix for stream keys.
+const STREAM_INFO: &[u8] = b"s3seal v1 stream";
+
+/// The clear header: which stream a segment belongs to and where it sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// 0 for a single PUT, 1..=10000 for a multipart part.
+    pub part: u32,
+    /// Position within the stream, from 0; below 2^31.
+    pub index: u32,
+    /// Last segment of its stream.
+    pub last: bool,
+    /// Random per stream, so a re-uploaded part gets a fresh key and never reuses a nonce.
+    pub salt: [u8; 8],
+}
+
+impl SegmentHeader {
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h[..4].copy_from_slice(&self.part.to_be_bytes());
+        h[4..8].copy_from_slice(&self.index_word().to_be_bytes());
+        h[8..].copy_from_slice(&self.salt);
+        h
+    }
+
+    pub fn decode(h: &[u8]) -> Option<SegmentHeader> {
+        let h: &[u8; HEADER_LEN] = h.get(..HEADER_LEN)?.try_into().ok()?;
+        let word = u32::from_be_bytes(h[4..8].try_into().ok()?);
+        Some(SegmentHeader {
+            part: u32::from_be_bytes(h[..4].try_into().ok()?),
+            index: word & !FINAL_BIT,
+            last: word & FINAL_BIT != 0,
+            salt: h[8..].try_into().ok()?,
+        })
+    }
+
+    fn index_word(&self) -> u32 {
+        debug_assert!(self.index < FINAL_BIT, "segment index overflow");
+        self.index | if self.last { FINAL_BIT } else { 0 }
+    }
+
+    /// 96-bit GCM nonce; unique per segment because the key is unique per stream.
+    fn nonce(&self) -> [u8; 12] {
+        let mut n = [0u8; 12];
+        n[4..8].copy_from_slice(&self.index_word().to_be_bytes());
+        n
+    }
+
+    fn aad(&self) -> [u8; 7 + HEADER_LEN] {
+        let mut a = [0u8; 7 + HEADER_LEN];
+        a[..7].copy_from_slice(AAD_PREFIX);
+        a[7..].copy_from_slice(&self.encode());
+        a
+    }
+}
+
+/// The AEAD of one stream (one part and salt).
+pub struct StreamKey {
+    aead: Aes256Gcm,
+    pub part: u32,
+    pub salt: [u8; 8],
+}
+
+impl StreamKey {
+    /// stream_key = HKDF-SHA256(ikm = DEK, salt = "", info = "s3seal v1 stream" || part || salt).
+    pub fn derive(dek: &Dek, part: u32, salt: [u8; 8]) -> StreamKey {
+        let hk = Hkdf::<Sha256>::new(None, dek.expose());
+        let mut info = [0u8; STREAM_INFO.len() + 12];
+        info[..STREAM_INFO.len()].copy_from_slice(STREAM_INFO);
+        info[STREAM_INFO.len()..STREAM_INFO.len() + 4].copy_from_slice(&part.to_be_bytes());
+        info[STREAM_INFO.len() + 4..].copy_from_slice(&salt);
+        let mut okm = [0u8; 32];
+        hk.expand(&info, &mut okm)
+            .expect("32 bytes is a valid HKDF length");
+        let aead = Aes256Gcm::new_from_slice(&okm).expect("32-byte key");
+        okm.zeroize();
+        StreamKey { aead, part, salt }
+    }
+
+    /// Seals in place: `buf` is `HEADER_LEN` reserved bytes followed by the plaintext, and
+    /// becomes the stored segment (header || ciphertext || tag). One buffer, no extra copy.
+    pub fn seal_in_place(&self, index: u32, last: bool, buf: &mut Vec<u8>) {
+        let h = SegmentHeader {
+            part: self.part,
+            index,
+            last,
+            salt: self.salt,
+        };
+        buf[..HEADER_LEN].copy_from_slice(&h.encode());
+        let tag = self
+            .aead
+            .encrypt_in_place_detached(
+                Nonce::from_slice(&h.nonce()),
+                &h.aad(),
+                &mut buf[HEADER_LEN..],
+            )
+            .expect("segment below GCM's length limit");
+        buf.extend_from_slice(&tag);
+    }
+
+    /// Opens a whole stored segment in place and returns its plaintext; `Err` means the
+    /// segment is not authentic under this key and header.
+    pub fn open(&self, h: &SegmentHeader, mut seg: BytesMut) -> Result<Bytes, ()> {
+        if seg.len() < HEADER_LEN + TAG_LEN {
+            return Err(());
+        }
+        let tag_at = seg.len() - TAG_LEN;
+        let tag = Tag::clone_from_slice(&seg[tag_at..]);
+        seg.truncate(tag_at);
+        self.aead
+            .decrypt_in_place_detached(
+                Nonce::from_slice(&h.nonce()),
+                &h.aad(),
+                &mut seg[HEADER_LEN..],
+                &tag,
+            )
+            .map_err(|_| ())?;
+        seg.advance(HEADER_LEN);
+        Ok(seg.freeze())
+    }
+}

@@ -1,0 +1,388 @@
+//! Streaming seal and open over `Bytes` chunks of any size, in constant memory (one segment
+//! buffered at a time).
+
+use super::segment::{HEADER_LEN, SegmentHeader, StreamKey, TAG_LEN};
+use super::{Dek, size::SEGMENT_OVERHEAD};
+use bytes::{Bytes, BytesMut};
+use rand::RngCore;
+
+/// Plaintext chunks in, stored segments out, for one stream (a single PUT or one part).
+pub struct StreamSealer {
+    key: StreamKey,
+    segment: usize,
+    /// `HEADER_LEN` reserved bytes followed by up to `segment` plaintext bytes.
+    buf: Vec<u8>,
+    index: u32,
+}
+
+impl StreamSealer {
+    /// A sealer with a fresh random salt; what every write uses.
+    pub fn with_random_salt(dek: &Dek, part: u32, segment: u32) -> Self {
+        let mut salt = [0u8; 8];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        Self::with_salt(dek, part, segment, salt)
+    }
+
+    /// A sealer with a chosen salt, for known-answer vectors only: reusing a salt with the
+    /// same DEK and part reuses nonces.
+    pub fn with_salt(dek: &Dek, part: u32, segment: u32, salt: [u8; 8]) -> Self {
+        assert!(segment > 0, "segment size must be positive");
+        StreamSealer {
+            key: StreamKey::derive(dek, part, salt),
+            segment: segment as usize,
+            buf: fresh_buf(segment as usize),
+            index: 0,
+        }
+    }
+
+    /// Accepts plaintext; appends every segment that is now known not to be the last.
+    pub fn push(&mut self, chunk: Bytes, out: &mut Vec<Bytes>) {
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            if self.buf.len() - HEADER_LEN == self.segment {
+                out.push(self.seal(false));
+            }
+            let room = self.segment - (self.buf.len() - HEADER_LEN);
+            let n = room.min(rest.len());
+            self.buf.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+        }
+    }
+
+    /// Ends the stream: seals what is buffered as the final segment (possibly empty).
+    pub fn finish(mut self, out: &mut Vec<Bytes>) {
+        out.push(self.seal(true));
+    }
+
+    fn seal(&mut self, last: bool) -> Bytes {
+        let mut buf = std::mem::replace(&mut self.buf, fresh_buf(self.segment));
+        self.key.seal_in_place(self.index, last, &mut buf);
+        self.index += 1;
+        Bytes::from(buf)
+    }
+}
+
+fn fresh_buf(segment: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(HEADER_LEN + segment + TAG_LEN);
+    v.resize(HEADER_LEN, 0);
+    v
+}
+
+/// What a reader must find, so that reordered, dropped, duplicated, spliced or truncated
+/// segments are errors rather than wrong plaintext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A single-PUT object (part 0), read from segment `first_segment`.
+    Single {
+        first_segment: u64,
+        reaches_end: bool,
+    },
+    /// A multipart object: parts in ascending order, each a chain of segments from 0 to a
+    /// final one. `parts` is checked on a full read when the store reports a part count.
+    Multipart {
+        from_start: bool,
+        reaches_end: bool,
+        parts: Option<u32>,
+    },
+}
+
+impl Expect {
+    pub fn single(first_segment: u64, reaches_end: bool) -> Self {
+        Expect::Single {
+            first_segment,
+            reaches_end,
+        }
+    }
+
+    pub fn multipart(from_start: bool, reaches_end: bool, parts: Option<u32>) -> Self {
+        Expect::Multipart {
+            from_start,
+            reaches_end,
+            parts,
+        }
+    }
+
+    fn reaches_end(&self) -> bool {
+        match *self {
+            Expect::Single { reaches_end, .. } | Expect::Multipart { reaches_end, .. } => {
+                reaches_end
+            }
+        }
+    }
+}
+
+/// Why stored bytes were refused. Never carries key material or plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    #[error("segment {0} failed authentication (tampered, or the wrong key)")]
+    Authentication(u64),
+    #[error("segment {0} is out of place (reordered, duplicated, dropped or spliced)")]
+    OutOfOrder(u64),
+    #[error("the stored stream is truncated")]
+    Truncated,
+    #[error("data follows the final segment")]
+    AfterFinal,
+    #[error("expected {expected} parts, found {found}")]
+    PartCount { expected: u32, found: u32 },
+}
+
+/// Stored bytes in, authenticated plaintext out.
+pub struct StreamOpener {
+    dek: Dek,
+    full: usize,
+    expect: Expect,
+    buf: BytesMut,
+    key: Option<StreamKey>,
+    prev: Option<SegmentHeader>,
+    segments: u64,
+    parts: u32,
+}
+
+impl StreamOpener {
+    pub fn new(dek: &Dek, segment: u32, expect: Expect) -> Self {
+        StreamOpener {
+            dek: dek.duplicate(),
+            full: segment as usize + SEGMENT_OVERHEAD as usize,
+            expect,
+            buf: BytesMut::new(),
+            key: None,
+            prev: None,
+            segments: 0,
+            parts: 0,
+        }
+    }
+
+    /// Accepts stored bytes; appends the plaintext of every complete, verified segment.
+    pub fn push(&mut self, chunk: Bytes, out: &mut Vec<Bytes>) -> Result<(), OpenError> {
+        self.buf.extend_from_slice(&chunk);
+        while self.buf.len() >= self.full {
+            let seg = self.buf.split_to(self.full);
+            out.push(self.open_one(seg)?);
+        }
+        Ok(())
+    }
+
+    /// End of stored bytes: opens the short last segment, then checks the stream ended
+    /// where the expectation says it must.
+    pub fn finish(mut self, out: &mut Vec<Bytes>) -> Result<(), OpenError> {
+        if !self.buf.is_empty() {
+            if self.buf.len() < SEGMENT_OVERHEAD as usize {
+                return Err(OpenError::Truncated);
+            }
+            let seg = std::mem::take(&mut self.buf);
+            out.push(self.open_one(seg)?);
+        }
+        let Some(prev) = self.prev else {
+            return Err(OpenError::Truncated);
+        };
+        if self.expect.reaches_end() && !prev.last {
+            return Err(OpenError::Truncated);
+        }
+        if let Expect::Multipart {
+            from_start: true,
+            reaches_end: true,
+            parts: Some(expected),
+        } = self.expect
+        {
+            if expected != self.parts {
+                return Err(OpenError::PartCount {
+                    expected,
+                    found: self.parts,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn open_one(&mut self, seg: BytesMut) -> Result<Bytes, OpenError> {
+        let n = self.segments;
+        let h = SegmentHeader::decode(&seg).ok_or(OpenError::Truncated)?;
+        self.check_place(&h)?;
+        let key = match self.key.take() {
+            Some(k) if k.part == h.part && k.salt == h.salt => k,
+            _ => {
+                self.parts += 1;
+                StreamKey::derive(&self.dek, h.part, h.salt)
+            }
+        };
+        let plain = key
+            .open(&h, seg)
+            .map_err(|()| OpenError::Authentication(n))?;
+        self.key = Some(key);
+        // Only the sole segment of a stream may be empty; the sealer never writes others.
+        if plain.is_empty() && !(h.index == 0 && h.last) {
+            return Err(OpenError::OutOfOrder(n));
+        }
+        self.prev = Some(h);
+        self.segments += 1;
+        Ok(plain)
+    }
+
+    /// The chain rule: within a stream indexes follow each other until the final segment;
+    /// a multipart object then continues with a higher part at index 0.
+    fn check_place(&self, h: &SegmentHeader) -> Result<(), OpenError> {
+        let n = self.segments;
+        let ok = match (self.expect, self.prev) {
+            (Expect::Single { first_segment, .. }, None) => {
+                h.part == 0 && u64::from(h.index) == first_segment
+            }
+            (Expect::Multipart { from_start, .. }, None) => {
+                h.part >= 1 && (!from_start || h.index == 0)
+            }
+            (_, Some(p)) if !p.last => {
+                h.part == p.part && h.salt == p.salt && h.index == p.index + 1
+            }
+            (Expect::Single { .. }, Some(_)) => return Err(OpenError::AfterFinal),
+            (Expect::Multipart { .. }, Some(p)) => h.part > p.part && h.index == 0,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(OpenError::OutOfOrder(n))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seal(dek: &Dek, part: u32, seg: u32, data: &[u8], chunk: usize) -> Vec<u8> {
+        let mut s = StreamSealer::with_random_salt(dek, part, seg);
+        let mut out = Vec::new();
+        for c in data.chunks(chunk.max(1)) {
+            s.push(Bytes::copy_from_slice(c), &mut out);
+        }
+        s.finish(&mut out);
+        out.concat()
+    }
+
+    fn open(
+        dek: &Dek,
+        seg: u32,
+        stored: &[u8],
+        expect: Expect,
+        chunk: usize,
+    ) -> Result<Vec<u8>, OpenError> {
+        let mut o = StreamOpener::new(dek, seg, expect);
+        let mut out = Vec::new();
+        for c in stored.chunks(chunk.max(1)) {
+            o.push(Bytes::copy_from_slice(c), &mut out)?;
+        }
+        o.finish(&mut out)?;
+        Ok(out.concat())
+    }
+
+    #[test]
+    fn round_trips_with_any_chunking() {
+        let dek = Dek::generate();
+        let seg = 1024;
+        for len in [0usize, 1, 1023, 1024, 1025, 4096, 5000] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            for chunk in [1, 7, 1024, 1056, 9999] {
+                let stored = seal(&dek, 0, seg, &data, chunk);
+                assert_eq!(
+                    stored.len() as u64,
+                    super::super::size::stored_len(len as u64, seg)
+                );
+                assert_eq!(
+                    open(&dek, seg, &stored, Expect::single(0, true), chunk).unwrap(),
+                    data
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_flipped_bit_region_is_detected() {
+        let dek = Dek::generate();
+        let data = vec![42u8; 3000];
+        let stored = seal(&dek, 0, 1024, &data, 500);
+        for at in [0, 5, 9, 16, 500, 1055, 1056, stored.len() - 1] {
+            let mut bad = stored.clone();
+            bad[at] ^= 1;
+            assert!(
+                open(&dek, 1024, &bad, Expect::single(0, true), 64).is_err(),
+                "flip at {at}"
+            );
+        }
+        assert!(open(&Dek::generate(), 1024, &stored, Expect::single(0, true), 64).is_err());
+    }
+
+    #[test]
+    fn truncation_reorder_and_duplication_are_detected() {
+        let dek = Dek::generate();
+        let seg = 1024usize;
+        let full = seg + 32;
+        let data = vec![1u8; 3 * seg + 10];
+        let stored = seal(&dek, 0, seg as u32, &data, 4096);
+        let e = Expect::single(0, true);
+        // Drop the last segment: ends on a non-final segment.
+        assert_eq!(
+            open(&dek, 1024, &stored[..3 * full], e, 64),
+            Err(OpenError::Truncated)
+        );
+        // Cut inside a segment.
+        assert!(open(&dek, 1024, &stored[..3 * full + 5], e, 64).is_err());
+        // Swap segments 0 and 1.
+        let mut swapped = stored[full..2 * full].to_vec();
+        swapped.extend_from_slice(&stored[..full]);
+        swapped.extend_from_slice(&stored[2 * full..]);
+        assert_eq!(
+            open(&dek, 1024, &swapped, e, 64),
+            Err(OpenError::OutOfOrder(0))
+        );
+        // Duplicate segment 0.
+        let mut dup = stored[..full].to_vec();
+        dup.extend_from_slice(&stored);
+        assert_eq!(open(&dek, 1024, &dup, e, 64), Err(OpenError::OutOfOrder(1)));
+        // A ranged read must start where the plan says.
+        assert!(open(&dek, 1024, &stored[full..], Expect::single(1, true), 64).is_ok());
+        assert_eq!(
+            open(&dek, 1024, &stored[full..], Expect::single(2, true), 64),
+            Err(OpenError::OutOfOrder(0))
+        );
+        // Trailing data after the final segment.
+        let mut extra = stored.clone();
+        extra.extend_from_slice(&stored[..full]);
+        assert!(open(&dek, 1024, &extra, e, 64).is_err());
+    }
+
+    #[test]
+    fn multipart_chain_rule() {
+        let dek = Dek::generate();
+        let seg = 1024u32;
+        let p1 = seal(&dek, 1, seg, &[1u8; 2048], 100);
+        let p3 = seal(&dek, 3, seg, &[3u8; 10], 100);
+        let whole = [p1.clone(), p3.clone()].concat();
+        let got = open(
+            &dek,
+            seg,
+            &whole,
+            Expect::multipart(true, true, Some(2)),
+            333,
+        )
+        .unwrap();
+        assert_eq!(got.len(), 2058);
+        assert_eq!(
+            open(
+                &dek,
+                seg,
+                &whole,
+                Expect::multipart(true, true, Some(3)),
+                333
+            ),
+            Err(OpenError::PartCount {
+                expected: 3,
+                found: 2
+            })
+        );
+        // Parts out of order.
+        let wrong = [p3.clone(), p1.clone()].concat();
+        assert!(open(&dek, seg, &wrong, Expect::multipart(true, true, None), 333).is_err());
+        // A single-PUT stream is not a multipart object and vice versa.
+        let single = seal(&dek, 0, seg, &[0u8; 10], 100);
+        assert!(open(&dek, seg, &single, Expect::multipart(true, true, None), 64).is_err());
+        assert!(open(&dek, seg, &p1, Expect::single(0, true), 64).is_err());
+    }
+}

@@ -1,0 +1,74 @@
+//! KEKs held in this process (from a key file or the environment).
+
+use super::wrap::{unwrap, wrap};
+use super::{Kek, KekProvider, KeyError, WrapContext, WrappedDek};
+use crate::format::Dek;
+use std::collections::BTreeMap;
+
+pub struct LocalKeks {
+    source: String,
+    active: String,
+    keks: BTreeMap<String, Kek>,
+}
+
+impl LocalKeks {
+    /// `source` describes where the keys came from, for the banner and errors.
+    pub fn new(
+        source: String,
+        active: String,
+        keks: BTreeMap<String, Kek>,
+    ) -> Result<Self, KeyError> {
+        if !keks.contains_key(&active) {
+            return Err(KeyError::Config(format!(
+                "{source}: active KEK '{active}' is not among the keys ({})",
+                keks.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(LocalKeks {
+            source,
+            active,
+            keks,
+        })
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.keks.keys().map(String::as_str)
+    }
+}
+
+/// KEK ids go into object metadata: keep them short and header-safe.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+#[async_trait::async_trait]
+impl KekProvider for LocalKeks {
+    fn describe(&self) -> String {
+        format!(
+            "{} (active KEK {}, {} keys)",
+            self.source,
+            self.active,
+            self.keks.len()
+        )
+    }
+
+    fn active_id(&self) -> &str {
+        &self.active
+    }
+
+    async fn wrap(&self, dek: &Dek, ctx: &WrapContext) -> Result<WrappedDek, KeyError> {
+        Ok(wrap(&self.keks[&self.active], &self.active, dek, ctx))
+    }
+
+    async fn unwrap(&self, w: &WrappedDek, ctx: &WrapContext) -> Result<Dek, KeyError> {
+        let kek = self
+            .keks
+            .get(&w.kek_id)
+            .ok_or_else(|| KeyError::UnknownKek(w.kek_id.clone()))?;
+        unwrap(kek, w, ctx)
+    }
+}

@@ -1,0 +1,79 @@
+//! ETags and conditional requests for sealed objects.
+//!
+//! The store's ETag of a sealed object is the MD5 of ciphertext. Shown as-is it would look
+//! like an MD5 of the content and sync tools would call every object corrupt. So reads
+//! (HEAD, GET, LIST) show the store's ETag with a `-1` suffix: stable, cheap (no lookups),
+//! identical across HEAD/GET/LIST, and recognisably "not a content MD5" to rclone, s3cmd and
+//! the SDKs, which then fall back to sizes or their own metadata. Multipart ETags (`…-N`)
+//! already have that shape and are shown unchanged. A single PUT still *answers* with the
+//! plaintext MD5, which upload-verifying clients check.
+
+use s3s::dto::{ETag, ETagCondition, Timestamp};
+use s3s::{S3Error, S3Result, s3_error};
+
+/// The ETag clients see for a sealed object whose store ETag is `upstream`.
+pub fn visible(upstream: &ETag) -> ETag {
+    let v = upstream.value();
+    if v.contains('-') {
+        ETag::Strong(v.to_owned())
+    } else {
+        ETag::Strong(format!("{v}-1"))
+    }
+}
+
+/// The four HTTP preconditions of GET and HEAD, evaluated against what the client sees.
+#[derive(Default)]
+pub struct Preconditions {
+    pub if_match: Option<ETagCondition>,
+    pub if_none_match: Option<ETagCondition>,
+    pub if_modified_since: Option<Timestamp>,
+    pub if_unmodified_since: Option<Timestamp>,
+}
+
+impl Preconditions {
+    /// S3's order: If-Match, then If-Unmodified-Since (ignored when If-Match passed), then
+    /// If-None-Match (304), then If-Modified-Since (ignored when If-None-Match is present).
+    /// `alt` is a second ETag the object is also known by (its plaintext MD5, when stored).
+    pub fn check(
+        &self,
+        etag: &ETag,
+        alt: Option<&str>,
+        last_modified: Option<&Timestamp>,
+    ) -> S3Result<()> {
+        let matches = |c: &ETagCondition| match c {
+            ETagCondition::Any => true,
+            ETagCondition::ETag(e) => e.value() == etag.value() || alt == Some(e.value()),
+        };
+        if let Some(c) = &self.if_match {
+            if !matches(c) {
+                return Err(precondition_failed());
+            }
+        } else if let (Some(since), Some(lm)) = (&self.if_unmodified_since, last_modified) {
+            if secs(lm) > secs(since) {
+                return Err(precondition_failed());
+            }
+        }
+        if let Some(c) = &self.if_none_match {
+            if matches(c) {
+                return Err(s3_error!(NotModified));
+            }
+        } else if let (Some(since), Some(lm)) = (&self.if_modified_since, last_modified) {
+            if secs(lm) <= secs(since) {
+                return Err(s3_error!(NotModified));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn precondition_failed() -> S3Error {
+    s3_error!(
+        PreconditionFailed,
+        "At least one of the pre-conditions you specified did not hold"
+    )
+}
+
+/// HTTP dates have one-second resolution; compare at that resolution.
+fn secs(t: &Timestamp) -> i64 {
+    time::OffsetDateTime::from(t.clone()).unix_timestamp()
+}

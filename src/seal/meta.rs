@@ -1,0 +1,158 @@
+//! The s3seal keys in an object's user metadata: parsing them strictly (they come from the
+//! store, which we do not trust to be well-formed) and hiding them from clients.
+
+use crate::format::size::{MAX_SEGMENT, MIN_SEGMENT};
+use s3s::dto::Metadata;
+
+pub const VERSION: &str = "s3seal-v";
+pub const KEK: &str = "s3seal-kek";
+pub const DEK: &str = "s3seal-dek";
+pub const SEGMENT: &str = "s3seal-seg";
+/// "1" on objects assembled from a multipart upload: their streams carry part numbers 1..,
+/// which the reader must expect even after a copy gave the object a plain-looking ETag.
+pub const MULTIPART: &str = "s3seal-mp";
+/// Plaintext MD5 (hex), recorded when it is known before the body is sent (Content-MD5).
+pub const MD5: &str = "s3seal-md5";
+
+const PREFIX: &str = "s3seal-";
+
+/// What the metadata says about a sealed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealInfo {
+    pub kek: String,
+    pub dek_b64: String,
+    pub segment: u32,
+    pub md5: Option<String>,
+    pub multipart: bool,
+}
+
+/// Why metadata that claims to be s3seal's cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("object metadata is not valid s3seal metadata: {0}")]
+pub struct BadMeta(pub &'static str);
+
+/// `Ok(None)`: no s3seal keys at all, a plaintext (legacy) object.
+pub fn parse(meta: Option<&Metadata>) -> Result<Option<SealInfo>, BadMeta> {
+    let Some(meta) = meta else { return Ok(None) };
+    let get = |k: &str| meta.get(k).map(String::as_str);
+    let Some(v) = get(VERSION) else {
+        if meta.keys().any(|k| k.starts_with(PREFIX)) {
+            return Err(BadMeta("s3seal keys present without a version"));
+        }
+        return Ok(None);
+    };
+    if v != "1" {
+        return Err(BadMeta("unsupported format version"));
+    }
+    let kek = get(KEK).ok_or(BadMeta("missing KEK id"))?;
+    let dek = get(DEK).ok_or(BadMeta("missing wrapped key"))?;
+    let seg = get(SEGMENT).ok_or(BadMeta("missing segment size"))?;
+    if kek.is_empty() || kek.len() > 64 {
+        return Err(BadMeta("KEK id length out of range"));
+    }
+    if dek.is_empty() || dek.len() > 1024 {
+        return Err(BadMeta("wrapped key length out of range"));
+    }
+    let segment: u32 = seg
+        .parse()
+        .map_err(|_| BadMeta("segment size is not a number"))?;
+    if !(MIN_SEGMENT..=MAX_SEGMENT).contains(&segment) {
+        return Err(BadMeta("segment size out of range"));
+    }
+    let md5 = match get(MD5) {
+        Some(m) if m.len() == 32 && m.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(m.to_ascii_lowercase())
+        }
+        Some(_) => return Err(BadMeta("plaintext MD5 is not 32 hex digits")),
+        None => None,
+    };
+    let multipart = match get(MULTIPART) {
+        None => false,
+        Some("1") => true,
+        Some(_) => return Err(BadMeta("multipart flag is not \"1\"")),
+    };
+    Ok(Some(SealInfo {
+        multipart,
+        kek: kek.to_owned(),
+        dek_b64: dek.to_owned(),
+        segment,
+        md5,
+    }))
+}
+
+/// Removes every s3seal key, so clients see exactly the metadata they wrote.
+pub fn strip(meta: &mut Option<Metadata>) {
+    if let Some(m) = meta {
+        m.retain(|k, _| !k.starts_with(PREFIX));
+        if m.is_empty() {
+            *meta = None;
+        }
+    }
+}
+
+/// Client metadata must not smuggle in s3seal keys (they would confuse the reader).
+pub fn reject_reserved(meta: Option<&Metadata>) -> Result<(), s3s::S3Error> {
+    if let Some(m) = meta {
+        if m.keys().any(|k| k.to_ascii_lowercase().starts_with(PREFIX)) {
+            return Err(s3s::s3_error!(
+                InvalidArgument,
+                "metadata keys starting with x-amz-meta-s3seal- are reserved by the gateway"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn meta(pairs: &[(&str, &str)]) -> Metadata {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn plain_objects_have_no_info() {
+        assert_eq!(parse(None), Ok(None));
+        assert_eq!(parse(Some(&meta(&[("owner", "x")]))), Ok(None));
+    }
+
+    #[test]
+    fn malformed_values_are_rejected() {
+        let good = [
+            (VERSION, "1"),
+            (KEK, "k1"),
+            (DEK, "abc"),
+            (SEGMENT, "65536"),
+        ];
+        assert!(parse(Some(&meta(&good))).unwrap().is_some());
+        for (k, v) in [
+            (VERSION, "2"),
+            (SEGMENT, "0"),
+            (SEGMENT, "99999999999"),
+            (SEGMENT, "-1"),
+            (KEK, ""),
+            (MD5, "zz"),
+        ] {
+            let mut m = meta(&good);
+            m.insert(k.to_string(), v.to_string());
+            assert!(parse(Some(&m)).is_err(), "{k}={v}");
+        }
+        assert!(parse(Some(&meta(&[(KEK, "k1")]))).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_metadata_never_panics(pairs in proptest::collection::vec((".{0,12}", ".{0,40}"), 0..6),
+                                          seg in ".{0,12}", v in ".{0,3}") {
+            let mut m: Metadata = pairs.into_iter().collect();
+            m.insert(VERSION.into(), v);
+            m.insert(SEGMENT.into(), seg);
+            let _ = parse(Some(&m));
+        }
+    }
+}

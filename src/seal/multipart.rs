@@ -1,0 +1,372 @@
+//! Multipart uploads, stateless: each part is its own sealed stream (its part number and a
+//! fresh salt select the key), and the upload id carries the wrapped DEK (see `upload_id`).
+//!
+//! Completed objects must lie on the format's global segment grid so that LIST, HEAD and
+//! ranged GET need no per-object lookups: every part but the last must hold a multiple of
+//! the segment size. aws cli, boto3, rclone, s3cmd and minio-go all use MiB-multiple part
+//! sizes; an upload with other part sizes is refused at CompleteMultipartUpload with a
+//! message that says so (see docs/FORMAT.md, "multipart alignment").
+
+use super::body::{Expectations, sealed_body, take_outcome};
+use super::object::{decode_md5, plaintext_length, put_failure, take_claims};
+use super::{Seal, etag, meta, sub_request, upload_id};
+use crate::format::size;
+use s3s::dto::*;
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
+
+impl Seal {
+    pub(super) async fn create_multipart_sealed(
+        &self,
+        mut req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let i = &mut req.input;
+        meta::reject_reserved(i.metadata.as_ref())?;
+        let (dek, wrapped) = self.keys.new_dek(&i.key).await?;
+        let m = i.metadata.get_or_insert_with(Default::default);
+        m.insert(meta::VERSION.into(), "1".into());
+        m.insert(meta::KEK.into(), wrapped.0.clone());
+        m.insert(meta::DEK.into(), wrapped.1.clone());
+        m.insert(meta::SEGMENT.into(), self.segment.to_string());
+        m.insert(meta::MULTIPART.into(), "1".into());
+        // Part checksums are verified here, on plaintext; the store must not expect any.
+        i.checksum_algorithm = None;
+        i.checksum_type = None;
+        let (bucket, key) = (i.bucket.clone(), i.key.clone());
+        let mut resp = self.up.create_multipart_upload(req).await?;
+        let up_id = resp
+            .output
+            .upload_id
+            .take()
+            .ok_or_else(|| s3_error!(InternalError, "the store returned no upload id"))?;
+        resp.output.upload_id = Some(upload_id::encode(
+            &up_id, &wrapped.0, &wrapped.1, &dek, &bucket, &key,
+        ));
+        resp.output.checksum_algorithm = None;
+        resp.output.checksum_type = None;
+        Ok(resp)
+    }
+
+    /// Resolves a client upload id to the store's, checking it belongs to this bucket/key.
+    /// Raw store ids (as ListMultipartUploads shows them) are accepted where no key is needed.
+    async fn resolve_upload(
+        &self,
+        id: &str,
+        bucket: &str,
+        key: &str,
+        need_key: bool,
+    ) -> S3Result<(String, Option<std::sync::Arc<crate::format::Dek>>)> {
+        let no_such = || s3_error!(NoSuchUpload, "The specified upload does not exist.");
+        match upload_id::decode(id).map_err(|_| no_such())? {
+            Some(t) => {
+                let dek = self
+                    .keys
+                    .open(&t.kek, &t.dek_b64, key)
+                    .await
+                    .map_err(|_| no_such())?;
+                if !t.verify(&dek, bucket, key) {
+                    return Err(no_such());
+                }
+                Ok((t.upstream, Some(dek)))
+            }
+            None if need_key => Err(S3Error::with_message(
+                s3s::S3ErrorCode::NoSuchUpload,
+                "this upload id was not issued by s3seal (it carries no key); parts can only be added through the id CreateMultipartUpload returned",
+            )),
+            None => Ok((id.to_owned(), None)),
+        }
+    }
+
+    pub(super) async fn upload_part_sealed(
+        &self,
+        mut req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let i = &mut req.input;
+        if !(1..=10_000).contains(&i.part_number) {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            ));
+        }
+        let (up_id, dek) = self
+            .resolve_upload(&i.upload_id, &i.bucket, &i.key, true)
+            .await?;
+        let dek = dek.expect("resolved with key");
+        let length = plaintext_length(i.content_length, &req.headers)?;
+        let mut expect = Expectations {
+            length,
+            ..Default::default()
+        };
+        if let Some(md5) = i.content_md5.take() {
+            expect.md5 = Some(decode_md5(&md5)?);
+        }
+        take_claims!(i, expect);
+        expect.trailers = req.trailing_headers.take();
+        let (body, outcome, stored) = sealed_body(
+            i.body.take(),
+            &dek,
+            i.part_number as u32,
+            self.segment,
+            expect,
+        );
+        drop(dek);
+        i.body = Some(body);
+        i.content_length = Some(stored as i64);
+        i.upload_id = up_id;
+
+        let result = self.up.upload_part(req).await;
+        let outcome = take_outcome(&outcome);
+        if let Some(f) = outcome.failure {
+            return Err(put_failure(f));
+        }
+        let mut resp = result?;
+        let (Some(md5), Some(sums)) = (outcome.md5, outcome.checksums) else {
+            return Err(s3_error!(InternalError, "part ended before it was sealed"));
+        };
+        let o = &mut resp.output;
+        o.e_tag = Some(ETag::Strong(hex::encode(md5)));
+        o.checksum_crc32 = sums.checksum_crc32;
+        o.checksum_crc32c = sums.checksum_crc32c;
+        o.checksum_sha1 = sums.checksum_sha1;
+        o.checksum_sha256 = sums.checksum_sha256;
+        o.checksum_crc64nvme = sums.checksum_crc64nvme;
+        Ok(resp)
+    }
+
+    pub(super) async fn complete_multipart_sealed(
+        &self,
+        mut req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let (up_id, _) = self
+            .resolve_upload(&req.input.upload_id, &bucket, &key, false)
+            .await?;
+        let stored_parts = self.list_all_parts(&req, &up_id).await?;
+        let wanted: Vec<i32> = req
+            .input
+            .multipart_upload
+            .as_ref()
+            .and_then(|m| m.parts.as_ref())
+            .map(|ps| ps.iter().filter_map(|p| p.part_number).collect())
+            .unwrap_or_default();
+        if wanted.is_empty() {
+            return Err(s3_error!(
+                InvalidRequest,
+                "You must specify at least one part"
+            ));
+        }
+        if wanted.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(s3_error!(
+                InvalidPartOrder,
+                "The list of parts was not in ascending order."
+            ));
+        }
+        let mut parts = Vec::with_capacity(wanted.len());
+        for (idx, n) in wanted.iter().enumerate() {
+            let Some(p) = stored_parts.iter().find(|p| p.part_number == Some(*n)) else {
+                return Err(s3_error!(
+                    InvalidPart,
+                    "One or more of the specified parts could not be found."
+                ));
+            };
+            let stored = p.size.unwrap_or(0).max(0) as u64;
+            let plain = size::plain_len(stored, self.segment).ok_or_else(|| {
+                s3_error!(
+                    InvalidPart,
+                    "a stored part does not have a valid sealed size"
+                )
+            })?;
+            let last = idx + 1 == wanted.len();
+            if !last && plain % u64::from(self.segment) != 0 {
+                return Err(S3Error::with_message(
+                    s3s::S3ErrorCode::InvalidPart,
+                    format!(
+                        "part {n} holds {plain} bytes; s3seal needs every part but the last to be a multiple of {} bytes (use MiB-sized parts)",
+                        self.segment
+                    ),
+                ));
+            }
+            parts.push(CompletedPart {
+                part_number: Some(*n),
+                e_tag: p.e_tag.clone(),
+                ..Default::default()
+            });
+        }
+        let i = &mut req.input;
+        i.multipart_upload = Some(CompletedMultipartUpload { parts: Some(parts) });
+        i.upload_id = up_id;
+        i.checksum_crc32 = None;
+        i.checksum_crc32c = None;
+        i.checksum_sha1 = None;
+        i.checksum_sha256 = None;
+        i.checksum_crc64nvme = None;
+        i.checksum_type = None;
+        i.mpu_object_size = None;
+        let mut resp = self.up.complete_multipart_upload(req).await?;
+        if let Some(fut) = resp.output.future.take() {
+            resp.output = fut.await?;
+        }
+        let o = &mut resp.output;
+        if let Some(e) = &o.e_tag {
+            o.e_tag = Some(etag::visible(e));
+        }
+        o.checksum_crc32 = None;
+        o.checksum_crc32c = None;
+        o.checksum_sha1 = None;
+        o.checksum_sha256 = None;
+        o.checksum_crc64nvme = None;
+        o.checksum_type = None;
+        Ok(resp)
+    }
+
+    async fn list_all_parts<T>(&self, req: &S3Request<T>, up_id: &str) -> S3Result<Vec<Part>>
+    where
+        T: HasObject,
+    {
+        let mut all = Vec::new();
+        let mut marker = None;
+        loop {
+            let input = ListPartsInput {
+                bucket: req.input.bucket().to_owned(),
+                key: req.input.key().to_owned(),
+                upload_id: up_id.to_owned(),
+                part_number_marker: marker,
+                ..Default::default()
+            };
+            let out = self.up.list_parts(sub_request(req, input)).await?.output;
+            all.extend(out.parts.unwrap_or_default());
+            if out.is_truncated == Some(true) {
+                marker = out.next_part_number_marker;
+                if marker.is_none() {
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    pub(super) async fn abort_multipart_sealed(
+        &self,
+        mut req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let i = &mut req.input;
+        let (up_id, _) = self
+            .resolve_upload(&i.upload_id, &i.bucket, &i.key, false)
+            .await?;
+        i.upload_id = up_id;
+        self.up.abort_multipart_upload(req).await
+    }
+
+    pub(super) async fn list_parts_sealed(
+        &self,
+        mut req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let client_id = req.input.upload_id.clone();
+        let i = &mut req.input;
+        let (up_id, _) = self
+            .resolve_upload(&i.upload_id, &i.bucket, &i.key, false)
+            .await?;
+        i.upload_id = up_id;
+        let mut resp = self.up.list_parts(req).await?;
+        resp.output.upload_id = Some(client_id);
+        for p in resp.output.parts.iter_mut().flatten() {
+            if let Some(plain) = p
+                .size
+                .and_then(|s| size::plain_len(s.max(0) as u64, self.segment))
+            {
+                p.size = Some(plain as i64);
+            }
+            p.checksum_crc32 = None;
+            p.checksum_crc32c = None;
+            p.checksum_sha1 = None;
+            p.checksum_sha256 = None;
+            p.checksum_crc64nvme = None;
+        }
+        Ok(resp)
+    }
+
+    /// UploadPartCopy: reads the source range through the gateway (decrypting it) and seals
+    /// it as this upload's part, so the destination is encrypted under its own DEK.
+    pub(super) async fn upload_part_copy_sealed(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let i = &req.input;
+        let CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } = &i.copy_source
+        else {
+            return Err(s3_error!(
+                NotImplemented,
+                "copy from access points is not supported"
+            ));
+        };
+        let get_in = GetObjectInput {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            version_id: version_id.as_ref().map(|v| v.to_string()),
+            range: i
+                .copy_source_range
+                .as_deref()
+                .map(Range::parse)
+                .transpose()
+                .map_err(|_| {
+                    s3_error!(
+                        InvalidArgument,
+                        "x-amz-copy-source-range is not a valid byte range"
+                    )
+                })?,
+            if_match: i.copy_source_if_match.clone(),
+            if_none_match: i.copy_source_if_none_match.clone(),
+            if_modified_since: i.copy_source_if_modified_since.clone(),
+            if_unmodified_since: i.copy_source_if_unmodified_since.clone(),
+            ..Default::default()
+        };
+        let src = self
+            .get_object_sealed(sub_request(&req, get_in))
+            .await
+            .map_err(|e| match e.code() {
+                s3s::S3ErrorCode::NotModified => s3_error!(PreconditionFailed),
+                _ => e,
+            })?
+            .output;
+        let part_in = UploadPartInput {
+            bucket: i.bucket.clone(),
+            key: i.key.clone(),
+            upload_id: i.upload_id.clone(),
+            part_number: i.part_number,
+            content_length: src.content_length,
+            body: src.body,
+            ..Default::default()
+        };
+        let mut part_req = sub_request(&req, part_in);
+        part_req.headers.remove("x-amz-decoded-content-length");
+        let part = self.upload_part_sealed(part_req).await?.output;
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: part.e_tag,
+                last_modified: Some(std::time::SystemTime::now().into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+}
+
+/// Inputs that name one object; lets helpers build sub-requests from any of them.
+pub(super) trait HasObject {
+    fn bucket(&self) -> &str;
+    fn key(&self) -> &str;
+}
+
+impl HasObject for CompleteMultipartUploadInput {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+    fn key(&self) -> &str {
+        &self.key
+    }
+}

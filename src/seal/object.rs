@@ -1,0 +1,424 @@
+//! Single-request objects: PutObject, GetObject (ranges, preconditions), HeadObject.
+
+use super::body::{Expectations, OpeningStream, PutFailure, sealed_body, take_outcome};
+use super::etag::{self, Preconditions};
+use super::{Seal, meta, sub_request};
+use crate::format::size::{self, ByteRange, RangePlan};
+use crate::format::{Expect, StreamOpener};
+use s3s::dto::*;
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
+
+/// Moves the client's plaintext checksum claims out of an upload input (the store would
+/// check them against ciphertext) and into the verifier. Works on any input type that has
+/// the flexible-checksum fields (PutObject, UploadPart).
+macro_rules! take_claims {
+    ($input:expr, $expect:expr) => {{
+        let claims = s3s::dto::Checksum {
+            checksum_crc32: $input.checksum_crc32.take(),
+            checksum_crc32c: $input.checksum_crc32c.take(),
+            checksum_sha1: $input.checksum_sha1.take(),
+            checksum_sha256: $input.checksum_sha256.take(),
+            checksum_crc64nvme: $input.checksum_crc64nvme.take(),
+            ..Default::default()
+        };
+        $expect.hasher =
+            $crate::seal::object::hasher_for(&claims, $input.checksum_algorithm.take().as_ref())?;
+        $expect.checksums = claims;
+    }};
+}
+pub(super) use take_claims;
+
+impl Seal {
+    pub(super) async fn put_object_sealed(
+        &self,
+        mut req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let input = &mut req.input;
+        meta::reject_reserved(input.metadata.as_ref())?;
+        let length = plaintext_length(input.content_length, &req.headers)?;
+        let (dek, wrapped) = self.keys.new_dek(&input.key).await?;
+        let seg = self.segment;
+
+        let mut expect = Expectations {
+            length,
+            ..Default::default()
+        };
+        if let Some(md5) = input.content_md5.take() {
+            expect.md5 = Some(decode_md5(&md5)?);
+        }
+        take_claims!(input, expect);
+        expect.trailers = req.trailing_headers.take();
+
+        let m = input.metadata.get_or_insert_with(Default::default);
+        m.insert(meta::VERSION.into(), "1".into());
+        m.insert(meta::KEK.into(), wrapped.0);
+        m.insert(meta::DEK.into(), wrapped.1);
+        m.insert(meta::SEGMENT.into(), seg.to_string());
+        if let Some(md5) = expect.md5 {
+            m.insert(meta::MD5.into(), hex::encode(md5));
+        }
+
+        let (body, outcome, stored) = sealed_body(input.body.take(), &dek, 0, seg, expect);
+        drop(dek);
+        input.body = Some(body);
+        input.content_length = Some(stored as i64);
+
+        let result = self.up.put_object(req).await;
+        let outcome = take_outcome(&outcome);
+        if let Some(f) = outcome.failure {
+            // Our stream refused to finish, so the upstream saw a broken body and stored
+            // nothing; report why in S3's words.
+            return Err(put_failure(f));
+        }
+        let mut resp = result?;
+        let (Some(md5), Some(sums)) = (outcome.md5, outcome.checksums) else {
+            return Err(s3_error!(
+                InternalError,
+                "upload ended before the body was sealed"
+            ));
+        };
+        let out = &mut resp.output;
+        out.e_tag = Some(ETag::Strong(hex::encode(md5)));
+        set_checksums_put(out, sums);
+        out.size = Some(length as i64);
+        Ok(resp)
+    }
+
+    pub(super) async fn get_object_sealed(
+        &self,
+        mut req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let bucket = req.input.bucket.clone();
+        let key = req.input.key.clone();
+        let pre = take_preconditions_get(&mut req.input);
+        let range = req.input.range.take();
+        // Plaintext checksums are not stored; GET omits them rather than show ciphertext's.
+        req.input.checksum_mode = None;
+
+        let part_number = req.input.part_number;
+        let Some(range) = range else {
+            // One upstream request: fetch everything, decide from the metadata it returns.
+            let mut resp = self.up.get_object(req).await?;
+            let out = &mut resp.output;
+            let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
+            let Some(info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
+                pre.check(&up_etag, None, out.last_modified.as_ref())?;
+                return Ok(resp);
+            };
+            let visible = etag::visible(&up_etag);
+            pre.check(&visible, info.md5.as_deref(), out.last_modified.as_ref())?;
+            let stored = out.content_length.unwrap_or(0).max(0) as u64;
+            let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
+            // With partNumber the store answers with that part's stored bytes: one whole
+            // stream of its own, placed by the store's Content-Range.
+            let (expect, content_range) = match (part_number, out.content_range.as_deref()) {
+                (Some(_), Some(cr)) if info.multipart => (
+                    Expect::multipart(true, true, None),
+                    Some(part_range(cr, plain, info.segment).ok_or_else(corrupt_size)?),
+                ),
+                _ => (expect_for(&info, &up_etag, 0, true), None),
+            };
+            let opener = self.opener(&info, &key, expect).await?;
+            let body = out.body.take().unwrap_or_else(empty_blob);
+            out.body = Some(self.opening(body, opener, 0, plain, &bucket, &key));
+            finish_get(out, visible, plain, content_range);
+            return Ok(resp);
+        };
+
+        // Ranged: the layout (segment size, stored length) comes from a HEAD, then only the
+        // covering segments are fetched, pinned to the ETag we planned against.
+        let head_in = HeadObjectInput {
+            bucket: bucket.clone(),
+            key: key.clone(),
+            version_id: req.input.version_id.clone(),
+            ..Default::default()
+        };
+        let head = self
+            .up
+            .head_object(sub_request(&req, head_in))
+            .await?
+            .output;
+        let up_etag = head.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
+        let Some(info) = meta::parse(head.metadata.as_ref()).map_err(bad_meta)? else {
+            req.input.range = Some(range);
+            restore_preconditions_get(&mut req.input, pre);
+            return self.up.get_object(req).await;
+        };
+        let visible = etag::visible(&up_etag);
+        pre.check(&visible, info.md5.as_deref(), head.last_modified.as_ref())?;
+        let stored = head.content_length.unwrap_or(0).max(0) as u64;
+        let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
+        let plan = RangePlan::new(plain, info.segment, to_byte_range(&range))
+            .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+        req.input.range = Some(Range::Int {
+            first: plan.stored_first,
+            last: Some(plan.stored_last),
+        });
+        req.input.if_match = Some(ETagCondition::ETag(up_etag.clone()));
+        let mut resp = self.up.get_object(req).await?;
+        let reaches_end = plan.stored_last + 1 >= stored;
+        let expect = expect_for(&info, &up_etag, plan.first_segment, reaches_end);
+        let opener = self.opener(&info, &key, expect).await?;
+        let out = &mut resp.output;
+        let body = out.body.take().unwrap_or_else(empty_blob);
+        out.body = Some(self.opening(body, opener, plan.skip, plan.deliver, &bucket, &key));
+        let content_range = format!("bytes {}-{}/{plain}", plan.plain_first, plan.plain_last);
+        finish_get(out, visible, plan.deliver, Some(content_range));
+        Ok(resp)
+    }
+
+    pub(super) async fn head_object_sealed(
+        &self,
+        mut req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let i = &mut req.input;
+        let pre = Preconditions {
+            if_match: i.if_match.take(),
+            if_none_match: i.if_none_match.take(),
+            if_modified_since: i.if_modified_since.take(),
+            if_unmodified_since: i.if_unmodified_since.take(),
+        };
+        i.checksum_mode = None;
+        i.range = None;
+        let mut resp = self.up.head_object(req).await?;
+        let out = &mut resp.output;
+        let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
+        let Some(info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
+            pre.check(&up_etag, None, out.last_modified.as_ref())?;
+            return Ok(resp);
+        };
+        let visible = etag::visible(&up_etag);
+        pre.check(&visible, info.md5.as_deref(), out.last_modified.as_ref())?;
+        let stored = out.content_length.unwrap_or(0).max(0) as u64;
+        let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
+        out.content_length = Some(plain as i64);
+        out.e_tag = Some(visible);
+        meta::strip(&mut out.metadata);
+        out.checksum_crc32 = None;
+        out.checksum_crc32c = None;
+        out.checksum_sha1 = None;
+        out.checksum_sha256 = None;
+        out.checksum_crc64nvme = None;
+        out.checksum_type = None;
+        out.accept_ranges = Some("bytes".into());
+        Ok(resp)
+    }
+
+    /// Unwraps the object's DEK (through the cache) and prepares a verifying reader.
+    pub(super) async fn opener(
+        &self,
+        info: &meta::SealInfo,
+        key: &str,
+        expect: Expect,
+    ) -> S3Result<StreamOpener> {
+        let dek = self.keys.open(&info.kek, &info.dek_b64, key).await?;
+        Ok(StreamOpener::new(&dek, info.segment, expect))
+    }
+
+    pub(super) fn opening(
+        &self,
+        body: StreamingBlob,
+        opener: StreamOpener,
+        skip: u64,
+        deliver: u64,
+        bucket: &str,
+        key: &str,
+    ) -> StreamingBlob {
+        let stats = self.stats.clone();
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        let on_tamper = Box::new(move |why: &str| {
+            stats
+                .decrypt_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(%bucket, %key, reason = why, "aborting GET: stored object failed authentication");
+        });
+        StreamingBlob::new(OpeningStream::new(body, opener, skip, deliver, on_tamper))
+    }
+}
+
+/// What the reader must see: single-PUT objects are one stream (part 0) on the global grid;
+/// multipart objects are checked by the part chain rule, and on a full read against the
+/// part count of the store's ETag (`…-N`) when it has one.
+pub(super) fn expect_for(
+    info: &meta::SealInfo,
+    up_etag: &ETag,
+    first_segment: u64,
+    reaches_end: bool,
+) -> Expect {
+    if info.multipart {
+        let parts = up_etag
+            .value()
+            .rsplit_once('-')
+            .and_then(|(_, n)| n.parse::<u32>().ok());
+        Expect::multipart(first_segment == 0, reaches_end, parts)
+    } else {
+        Expect::single(first_segment, reaches_end)
+    }
+}
+
+/// Translates the store's `bytes a-b/T` for one part of an aligned object into plaintext
+/// coordinates: every earlier part is whole segments, so offsets scale by S/(S+32).
+fn part_range(store_range: &str, part_plain: u64, segment: u32) -> Option<String> {
+    let rest = store_range.strip_prefix("bytes ")?;
+    let (span, total) = rest.split_once('/')?;
+    let first: u64 = span.split_once('-')?.0.parse().ok()?;
+    let total: u64 = total.parse().ok()?;
+    let full = u64::from(segment) + size::SEGMENT_OVERHEAD;
+    if first % full != 0 {
+        return None;
+    }
+    let p_first = first / full * u64::from(segment);
+    let p_total = size::plain_len(total, segment)?;
+    let p_last = (p_first + part_plain).checked_sub(1)?;
+    Some(format!("bytes {p_first}-{p_last}/{p_total}"))
+}
+
+fn finish_get(out: &mut GetObjectOutput, visible: ETag, len: u64, range: Option<String>) {
+    out.content_length = Some(len as i64);
+    out.content_range = range;
+    out.e_tag = Some(visible);
+    meta::strip(&mut out.metadata);
+    out.checksum_crc32 = None;
+    out.checksum_crc32c = None;
+    out.checksum_sha1 = None;
+    out.checksum_sha256 = None;
+    out.checksum_crc64nvme = None;
+    out.checksum_type = None;
+    out.accept_ranges = Some("bytes".into());
+}
+
+fn set_checksums_put(out: &mut PutObjectOutput, sums: Checksum) {
+    out.checksum_crc32 = sums.checksum_crc32;
+    out.checksum_crc32c = sums.checksum_crc32c;
+    out.checksum_sha1 = sums.checksum_sha1;
+    out.checksum_sha256 = sums.checksum_sha256;
+    out.checksum_crc64nvme = sums.checksum_crc64nvme;
+    out.checksum_type = None;
+}
+
+fn take_preconditions_get(i: &mut GetObjectInput) -> Preconditions {
+    Preconditions {
+        if_match: i.if_match.take(),
+        if_none_match: i.if_none_match.take(),
+        if_modified_since: i.if_modified_since.take(),
+        if_unmodified_since: i.if_unmodified_since.take(),
+    }
+}
+
+fn restore_preconditions_get(i: &mut GetObjectInput, p: Preconditions) {
+    i.if_match = p.if_match;
+    i.if_none_match = p.if_none_match;
+    i.if_modified_since = p.if_modified_since;
+    i.if_unmodified_since = p.if_unmodified_since;
+}
+
+fn to_byte_range(r: &Range) -> ByteRange {
+    match *r {
+        Range::Int {
+            first,
+            last: Some(last),
+        } => ByteRange::FromTo(first, last),
+        Range::Int { first, last: None } => ByteRange::From(first),
+        Range::Suffix { length } => ByteRange::Suffix(length),
+    }
+}
+
+/// The plaintext length the client declared. aws-chunked bodies carry it in
+/// x-amz-decoded-content-length; S3 refuses uploads of unknown length, and so do we.
+pub(super) fn plaintext_length(
+    content_length: Option<i64>,
+    headers: &http::HeaderMap,
+) -> S3Result<u64> {
+    if let Some(v) = headers.get("x-amz-decoded-content-length") {
+        return v
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or_else(|| {
+                s3_error!(
+                    InvalidArgument,
+                    "x-amz-decoded-content-length is not a number"
+                )
+            });
+    }
+    match content_length {
+        Some(n) if n >= 0 => Ok(n as u64),
+        _ => Err(s3_error!(
+            MissingContentLength,
+            "You must provide the Content-Length HTTP header."
+        )),
+    }
+}
+
+pub(super) fn decode_md5(b64: &str) -> S3Result<[u8; 16]> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()
+        .and_then(|v| <[u8; 16]>::try_from(v).ok())
+        .ok_or_else(|| s3_error!(InvalidDigest, "The Content-MD5 you specified was invalid."))
+}
+
+pub(super) fn hasher_for(
+    claims: &Checksum,
+    alg: Option<&ChecksumAlgorithm>,
+) -> S3Result<s3s::checksum::ChecksumHasher> {
+    use s3s::crypto::{Crc32, Crc32c, Crc64Nvme, Sha1, Sha256};
+    let mut h = s3s::checksum::ChecksumHasher::default();
+    let want = |name: &str| alg.is_some_and(|a| a.as_str().eq_ignore_ascii_case(name));
+    if claims.checksum_crc32.is_some() || want("CRC32") {
+        h.crc32 = Some(Crc32::default());
+    }
+    if claims.checksum_crc32c.is_some() || want("CRC32C") {
+        h.crc32c = Some(Crc32c::default());
+    }
+    if claims.checksum_sha1.is_some() || want("SHA1") {
+        h.sha1 = Some(Sha1::default());
+    }
+    if claims.checksum_sha256.is_some() || want("SHA256") {
+        h.sha256 = Some(Sha256::default());
+    }
+    if claims.checksum_crc64nvme.is_some() || want("CRC64NVME") {
+        h.crc64nvme = Some(Crc64Nvme::default());
+    }
+    if let Some(a) = alg {
+        if !["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"]
+            .iter()
+            .any(|n| a.as_str().eq_ignore_ascii_case(n))
+        {
+            return Err(s3_error!(InvalidArgument, "Unsupported checksum algorithm"));
+        }
+    }
+    Ok(h)
+}
+
+pub(super) fn put_failure(f: PutFailure) -> S3Error {
+    match f {
+        PutFailure::BadDigest(m) => S3Error::with_message(s3s::S3ErrorCode::BadDigest, m),
+        PutFailure::ChecksumMismatch(m) => S3Error::with_message(s3s::S3ErrorCode::BadDigest, m),
+        PutFailure::Incomplete(m) => S3Error::with_message(s3s::S3ErrorCode::IncompleteBody, m),
+        PutFailure::TooLong => s3_error!(
+            InvalidRequest,
+            "The request body is longer than its declared Content-Length."
+        ),
+        PutFailure::Client(m) => S3Error::with_message(
+            s3s::S3ErrorCode::IncompleteBody,
+            format!("the request body could not be read: {m}"),
+        ),
+    }
+}
+
+pub(super) fn bad_meta(e: meta::BadMeta) -> S3Error {
+    S3Error::with_message(s3s::S3ErrorCode::InvalidObjectState, e.to_string())
+}
+
+pub(super) fn corrupt_size() -> S3Error {
+    s3_error!(
+        InvalidObjectState,
+        "the stored object's size does not fit its s3seal layout (truncated or not aligned)"
+    )
+}
+
+pub(super) fn empty_blob() -> StreamingBlob {
+    StreamingBlob::from(s3s::Body::empty())
+}

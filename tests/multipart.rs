@@ -1,0 +1,583 @@
+//! Multipart uploads and copies through the gateway: sealed at rest, stateless across
+//! processes, exact sizes and ranges, no nonce reuse on part re-upload.
+
+mod support;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
+use s3seal::format::size::{DEFAULT_SEGMENT, stored_len};
+use support::{ALL, TestGateway, Upstream, pattern};
+
+const MIB: usize = 1024 * 1024;
+const S: usize = DEFAULT_SEGMENT as usize;
+
+async fn create(c: &Client, b: &str, k: &str) -> String {
+    c.create_multipart_upload()
+        .bucket(b)
+        .key(k)
+        .metadata("origin", "test")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned()
+}
+
+async fn part(c: &Client, b: &str, k: &str, id: &str, n: i32, data: &[u8]) -> CompletedPart {
+    let out = c
+        .upload_part()
+        .bucket(b)
+        .key(k)
+        .upload_id(id)
+        .part_number(n)
+        .body(ByteStream::from(data.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("part {n}: {e:?}"));
+    CompletedPart::builder()
+        .part_number(n)
+        .e_tag(out.e_tag().unwrap())
+        .build()
+}
+
+async fn complete(
+    c: &Client,
+    b: &str,
+    k: &str,
+    id: &str,
+    parts: Vec<CompletedPart>,
+) -> Result<String, String> {
+    c.complete_multipart_upload()
+        .bucket(b)
+        .key(k)
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .map(|o| o.e_tag().unwrap_or_default().to_owned())
+        .map_err(|e| format!("{:?}", e.into_service_error()))
+}
+
+/// Uploads `data` in `part_size` parts, all in parallel and submitted in reverse order.
+async fn upload_parallel(
+    c: &Client,
+    b: &str,
+    k: &str,
+    data: &[u8],
+    part_size: usize,
+) -> Result<String, String> {
+    let id = create(c, b, k).await;
+    let chunks: Vec<(i32, Vec<u8>)> = data
+        .chunks(part_size)
+        .enumerate()
+        .map(|(i, ch)| (i as i32 + 1, ch.to_vec()))
+        .rev()
+        .collect();
+    let futs = chunks.iter().map(|(n, ch)| part(c, b, k, &id, *n, ch));
+    let mut parts = futures::future::join_all(futs).await;
+    parts.sort_by_key(|p| p.part_number());
+    complete(c, b, k, &id, parts).await
+}
+
+fn sealed_len(data_len: usize, part_size: usize) -> u64 {
+    (0..data_len)
+        .step_by(part_size)
+        .map(|off| stored_len((data_len - off).min(part_size) as u64, DEFAULT_SEGMENT))
+        .sum()
+}
+
+#[tokio::test]
+async fn parallel_out_of_order_uploads_are_sealed_and_exact() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        for (name, len, psize) in [
+            ("three", 2 * 5 * MIB + 1000, 5 * MIB),
+            ("twenty", 19 * 5 * MIB + 77, 5 * MIB),
+        ] {
+            let data = pattern(len, len as u64);
+            let etag = upload_parallel(&gw.client, &b, name, &data, psize)
+                .await
+                .unwrap();
+            assert!(etag.contains('-'), "{kind:?}: {etag}");
+            assert!(gw.get(&b, name).await == data, "{kind:?} {name}");
+            let head = gw
+                .client
+                .head_object()
+                .bucket(&b)
+                .key(name)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(head.content_length(), Some(len as i64), "{kind:?} {name}");
+            assert_eq!(head.e_tag(), Some(etag.as_str()));
+            assert_eq!(
+                head.metadata().unwrap().get("origin").map(String::as_str),
+                Some("test")
+            );
+            let (raw, meta) = gw.raw_get(&b, name).await;
+            assert_eq!(raw.len() as u64, sealed_len(len, psize), "{kind:?} {name}");
+            assert!(meta.contains_key("s3seal-dek"), "{meta:?}");
+            assert!(
+                !raw.windows(64).any(|w| w == &data[1000..1064]),
+                "plaintext stored"
+            );
+        }
+        let list = gw.client.list_objects_v2().bucket(&b).send().await.unwrap();
+        let sizes: Vec<_> = list
+            .contents()
+            .iter()
+            .map(|o| (o.key().unwrap().to_owned(), o.size().unwrap()))
+            .collect();
+        assert_eq!(
+            sizes,
+            [
+                ("three".to_owned(), (2 * 5 * MIB + 1000) as i64),
+                ("twenty".to_owned(), (19 * 5 * MIB + 77) as i64)
+            ],
+            "{kind:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ranges_across_part_and_segment_boundaries() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let p = 5 * MIB;
+        let len = 3 * p + 100_000;
+        let data = pattern(len, 77);
+        upload_parallel(&gw.client, &b, "r", &data, p)
+            .await
+            .unwrap();
+        let l = len as u64;
+        let pp = p as u64;
+        let s = S as u64;
+        for (first, last) in [
+            (0, 0),
+            (pp - 1, pp),
+            (pp - 10, pp + 10),
+            (pp, pp),
+            (2 * pp - s - 3, 2 * pp + s + 3),
+            (pp + s - 1, pp + s),
+            (3 * pp - 1, 3 * pp + 5),
+            (l - 1, l - 1),
+            (0, l - 1),
+        ] {
+            let out = gw
+                .client
+                .get_object()
+                .bucket(&b)
+                .key("r")
+                .range(format!("bytes={first}-{last}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                out.content_range(),
+                Some(format!("bytes {first}-{last}/{l}").as_str()),
+                "{kind:?}"
+            );
+            let body = out.body.collect().await.unwrap().into_bytes();
+            assert!(
+                body[..] == data[first as usize..=last as usize],
+                "{kind:?} {first}-{last}"
+            );
+        }
+        let out = gw
+            .client
+            .get_object()
+            .bucket(&b)
+            .key("r")
+            .range("bytes=-70000")
+            .send()
+            .await
+            .unwrap();
+        assert!(out.body.collect().await.unwrap().into_bytes()[..] == data[len - 70000..]);
+    }
+}
+
+#[tokio::test]
+async fn part_reupload_uses_fresh_key_material() {
+    // s3s-fs keeps in-progress parts as files: read them to compare the two uploads of
+    // part 1 byte for byte.
+    let gw = TestGateway::start(Upstream::Fs).await;
+    let b = gw.bucket().await;
+    let id = create(&gw.client, &b, "re").await;
+    let data = pattern(5 * MIB, 1);
+    let part_file = || {
+        let dir = gw.dir.path().join("data");
+        let f = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .find(|e| e.file_name().to_string_lossy().ends_with(".part-1"))
+            .expect("part file");
+        std::fs::read(f.path()).unwrap()
+    };
+    part(&gw.client, &b, "re", &id, 1, &data).await;
+    let first = part_file();
+    part(&gw.client, &b, "re", &id, 1, &data).await;
+    let second = part_file();
+    assert_eq!(first.len(), second.len());
+    // Same plaintext, same DEK, same part number: only a fresh salt keeps the keystream
+    // from repeating. No 16-byte block may coincide at the same offset.
+    let same = first
+        .chunks(16)
+        .zip(second.chunks(16))
+        .filter(|(a, b)| a == b)
+        .count();
+    assert_eq!(same, 0, "ciphertext blocks repeated across part re-upload");
+    // The salt sits in every segment header (bytes 8..16).
+    assert_ne!(first[8..16], second[8..16]);
+    // A re-upload with different bytes wins, as on S3.
+    let other = pattern(5 * MIB, 2);
+    let p1 = part(&gw.client, &b, "re", &id, 1, &other).await;
+    let p2 = part(&gw.client, &b, "re", &id, 2, b"tail").await;
+    complete(&gw.client, &b, "re", &id, vec![p1, p2])
+        .await
+        .unwrap();
+    let mut want = other.clone();
+    want.extend_from_slice(b"tail");
+    assert!(gw.get(&b, "re").await == want);
+}
+
+#[tokio::test]
+async fn uploads_continue_across_processes_and_restarts() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let a = pattern(5 * MIB, 3);
+        let c = pattern(5 * MIB, 4);
+        let d = pattern(123, 5);
+        let id = create(&gw.client, &b, "x").await;
+        let p1 = part(&gw.client, &b, "x", &id, 1, &a).await;
+        // Part 2 through an independent replica (its own memory and DEK cache).
+        let replica = gw.replica().await;
+        let p2 = part(&replica.client, &b, "x", &id, 2, &c).await;
+        // Part 3 and Complete after a restart.
+        let gw = gw.restart().await;
+        let p3 = part(&gw.client, &b, "x", &id, 3, &d).await;
+        complete(&gw.client, &b, "x", &id, vec![p1, p2, p3])
+            .await
+            .unwrap();
+        let mut want = a;
+        want.extend(c);
+        want.extend(d);
+        assert!(gw.get(&b, "x").await == want, "{kind:?}");
+        assert!(
+            replica
+                .client
+                .get_object()
+                .bucket(&b)
+                .key("x")
+                .send()
+                .await
+                .is_ok()
+        );
+    }
+}
+
+#[tokio::test]
+async fn tampered_upload_ids_and_unaligned_parts_are_refused() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let id = create(&gw.client, &b, "t").await;
+        let other = create(&gw.client, &b, "u").await;
+        // Key material of one upload grafted onto another's store id.
+        let (head, _) = id.rsplit_once('~').unwrap();
+        let (_, tail) = other.rsplit_once('~').unwrap();
+        for bad in [
+            format!("{head}~{tail}"),
+            "s3seal1~garbage".to_owned(),
+            format!("{id}x"),
+        ] {
+            let err = gw
+                .client
+                .upload_part()
+                .bucket(&b)
+                .key("t")
+                .upload_id(&bad)
+                .part_number(1)
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.into_service_error().meta().code(),
+                Some("NoSuchUpload"),
+                "{kind:?} {bad}"
+            );
+        }
+        // The id of "t" used for key "u".
+        let err = gw
+            .client
+            .upload_part()
+            .bucket(&b)
+            .key("u")
+            .upload_id(&id)
+            .part_number(1)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.into_service_error().meta().code(), Some("NoSuchUpload"));
+        for n in [0, 10_001] {
+            let err = gw
+                .client
+                .upload_part()
+                .bucket(&b)
+                .key("t")
+                .upload_id(&id)
+                .part_number(n)
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+                .unwrap_err();
+            assert!(
+                err.raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 400),
+                "{kind:?} part {n}"
+            );
+        }
+        // Parts that are not multiples of the segment size: refused with a clear message.
+        let p1 = part(&gw.client, &b, "t", &id, 1, &pattern(6_000_000, 1)).await;
+        let p2 = part(&gw.client, &b, "t", &id, 2, b"end").await;
+        let err = complete(&gw.client, &b, "t", &id, vec![p1, p2])
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("InvalidPart") && err.contains("multiple of 65536"),
+            "{err}"
+        );
+        // The upload can still be aborted.
+        gw.client
+            .abort_multipart_upload()
+            .bucket(&b)
+            .key("t")
+            .upload_id(&id)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn copy_matrix_rebinds_keys() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let b2 = gw.bucket().await;
+        let single = pattern(3 * S + 5, 1);
+        gw.client
+            .put_object()
+            .bucket(&b)
+            .key("src")
+            .content_type("text/plain")
+            .metadata("color", "red")
+            .body(single.clone().into())
+            .send()
+            .await
+            .unwrap();
+        let mp = pattern(2 * 5 * MIB + 9, 2);
+        upload_parallel(&gw.client, &b, "mp-src", &mp, 5 * MIB)
+            .await
+            .unwrap();
+        let legacy = pattern(5000, 3);
+        gw.upstream
+            .put_object()
+            .bucket(&b)
+            .key("legacy")
+            .body(legacy.clone().into())
+            .send()
+            .await
+            .unwrap();
+
+        for (src, data) in [("src", &single), ("mp-src", &mp), ("legacy", &legacy)] {
+            for (dst_bucket, dst_key) in [(&b, format!("{src}-copy")), (&b2, format!("x/{src}"))] {
+                gw.client
+                    .copy_object()
+                    .bucket(dst_bucket)
+                    .key(&dst_key)
+                    .copy_source(format!("{b}/{src}"))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("{kind:?} copy {src}: {:?}", e.into_service_error())
+                    });
+                assert!(
+                    gw.get(dst_bucket, &dst_key).await == *data,
+                    "{kind:?} {src} -> {dst_key}"
+                );
+                let (raw, meta) = gw.raw_get(dst_bucket, &dst_key).await;
+                assert!(
+                    meta.contains_key("s3seal-dek"),
+                    "{kind:?} {src}: destination not sealed"
+                );
+                assert!(raw != *data);
+                let head = gw
+                    .client
+                    .head_object()
+                    .bucket(dst_bucket)
+                    .key(&dst_key)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(head.content_length(), Some(data.len() as i64));
+            }
+        }
+        // COPY keeps the source's metadata and content type; REPLACE takes the request's.
+        let h = gw
+            .client
+            .head_object()
+            .bucket(&b)
+            .key("src-copy")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(h.content_type(), Some("text/plain"));
+        assert_eq!(
+            h.metadata().unwrap().get("color").map(String::as_str),
+            Some("red")
+        );
+        gw.client
+            .copy_object()
+            .bucket(&b)
+            .key("replaced")
+            .copy_source(format!("{b}/src"))
+            .metadata_directive(MetadataDirective::Replace)
+            .metadata("color", "blue")
+            .content_type("application/x-test")
+            .send()
+            .await
+            .unwrap();
+        let h = gw
+            .client
+            .head_object()
+            .bucket(&b)
+            .key("replaced")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            h.metadata().unwrap().get("color").map(String::as_str),
+            Some("blue")
+        );
+        assert_eq!(h.content_type(), Some("application/x-test"));
+        assert!(gw.get(&b, "replaced").await == single);
+        // Copy onto itself (metadata REPLACE), as rotation and "touch" tools do.
+        gw.client
+            .copy_object()
+            .bucket(&b)
+            .key("src")
+            .copy_source(format!("{b}/src"))
+            .metadata_directive(MetadataDirective::Replace)
+            .metadata("color", "green")
+            .send()
+            .await
+            .unwrap();
+        assert!(gw.get(&b, "src").await == single);
+        // Conditional copy.
+        let etag = gw
+            .client
+            .head_object()
+            .bucket(&b)
+            .key("src")
+            .send()
+            .await
+            .unwrap()
+            .e_tag()
+            .unwrap()
+            .to_owned();
+        gw.client
+            .copy_object()
+            .bucket(&b)
+            .key("c1")
+            .copy_source(format!("{b}/src"))
+            .copy_source_if_match(&etag)
+            .send()
+            .await
+            .unwrap();
+        let err = gw
+            .client
+            .copy_object()
+            .bucket(&b)
+            .key("c2")
+            .copy_source(format!("{b}/src"))
+            .copy_source_if_match("\"nope\"")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.raw_response().map(|r| r.status().as_u16()),
+            Some(412),
+            "{kind:?}"
+        );
+        // The copied wrapped key is bound to the new name: moving it back fails.
+        let (raw, meta) = gw.raw_get(&b, "c1").await;
+        gw.upstream
+            .put_object()
+            .bucket(&b)
+            .key("moved")
+            .body(raw.into())
+            .set_metadata(Some(meta))
+            .send()
+            .await
+            .unwrap();
+        let moved = gw.client.get_object().bucket(&b).key("moved").send().await;
+        assert!(match moved {
+            Err(_) => true,
+            Ok(o) => o.body.collect().await.is_err(),
+        });
+    }
+}
+
+#[tokio::test]
+async fn upload_part_copy_with_ranges() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let src = pattern(12 * MIB + 3, 6);
+        gw.put(&b, "big", &src).await;
+        let id = create(&gw.client, &b, "assembled").await;
+        let mut parts = Vec::new();
+        for (n, (a, z)) in [
+            (0usize, 5 * MIB - 1),
+            (5 * MIB, 10 * MIB - 1),
+            (10 * MIB, 12 * MIB + 2),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let out = gw
+                .client
+                .upload_part_copy()
+                .bucket(&b)
+                .key("assembled")
+                .upload_id(&id)
+                .part_number(n as i32 + 1)
+                .copy_source(format!("{b}/big"))
+                .copy_source_range(format!("bytes={a}-{z}"))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{kind:?}: {:?}", e.into_service_error()));
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(n as i32 + 1)
+                    .e_tag(out.copy_part_result().unwrap().e_tag().unwrap())
+                    .build(),
+            );
+        }
+        complete(&gw.client, &b, "assembled", &id, parts)
+            .await
+            .unwrap();
+        assert!(gw.get(&b, "assembled").await == src, "{kind:?}");
+    }
+}

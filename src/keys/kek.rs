@@ -17,6 +17,10 @@ impl Kek {
         Kek(k)
     }
 
+    pub fn from_bytes(bytes: [u8; KEK_LEN]) -> Self {
+        Kek(bytes)
+    }
+
     /// Parses standard base64 of exactly 32 bytes; the error says what was wrong, not the value.
     pub fn from_base64(s: &str) -> Result<Self, String> {
         let raw = Zeroizing::new(

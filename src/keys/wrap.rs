@@ -67,6 +67,8 @@ fn aad(kek_id: &str, ctx: &WrapContext) -> Vec<u8> {
     a
 }
 
+/// Deterministic wrap for known-answer vectors; everything else uses [`wrap`], whose nonce
+/// is random.
 pub fn wrap_with_nonce(
     kek: &Kek,
     kek_id: &str,

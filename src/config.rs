@@ -226,13 +226,13 @@ impl Config {
             ..
         } = &self.upstream
         {
-            if let Some(ep) = endpoint {
-                if !(ep.starts_with("http://") || ep.starts_with("https://")) {
-                    return err(
-                        "upstream.endpoint",
-                        format!("{ep:?} must start with http:// or https://"),
-                    );
-                }
+            if let Some(ep) = endpoint
+                && !(ep.starts_with("http://") || ep.starts_with("https://"))
+            {
+                return err(
+                    "upstream.endpoint",
+                    format!("{ep:?} must start with http:// or https://"),
+                );
             }
             let has_secret = secret_access_key.is_some() || secret_access_key_env.is_some();
             if access_key_id.is_some() != has_secret {

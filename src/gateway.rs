@@ -64,7 +64,10 @@ impl Gateway {
             e.dek_cache_entries,
             Duration::from_secs(e.dek_cache_ttl_secs),
         );
-        let seal = Seal::new(up, SealKeys::new(ring)).with_segment(e.segment_size);
+        let mut seal = Seal::new(up, SealKeys::new(ring)).with_segment(e.segment_size);
+        if let crate::config::UpstreamConfig::Local { path } = &cfg.upstream {
+            seal = seal.with_local_root(path.clone());
+        }
         let mut b = S3ServiceBuilder::new(seal);
         b.set_auth(auth);
         Ok(Gateway {

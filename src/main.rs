@@ -25,6 +25,21 @@ enum Cmd {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Create a key file (0600) holding one fresh key-encryption key, or add a key to one.
+    Keygen {
+        /// The key file to create or extend.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// Id of the new KEK (1-64 of A-Z a-z 0-9 - _ .).
+        #[arg(long, default_value = "k1")]
+        id: String,
+        /// Add the key to an existing file instead of creating one.
+        #[arg(long)]
+        add: bool,
+        /// With --add: make the new key the one new objects are sealed under.
+        #[arg(long, requires = "add")]
+        activate: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +77,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             print!("{}", running.banner);
             running.serve.await;
+            Ok(())
+        }
+        Cmd::Keygen {
+            key_file,
+            id,
+            add,
+            activate,
+        } => {
+            use s3seal::keys::{add_key, generate_key_file};
+            if add {
+                add_key(&key_file, &id, activate)?;
+                let state = if activate { "active" } else { "not active" };
+                println!("added KEK '{id}' ({state}) to {}", key_file.display());
+            } else {
+                generate_key_file(&key_file, &id)?;
+                println!(
+                    "created {} with KEK '{id}' (active); back this file up: objects sealed under it cannot be read without it",
+                    key_file.display()
+                );
+            }
             Ok(())
         }
     }

@@ -35,14 +35,10 @@ pub async fn build(cfg: &UpstreamConfig) -> anyhow::Result<Upstream> {
     match cfg {
         UpstreamConfig::Local { path } => {
             std::fs::create_dir_all(path).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}",
-                    format!("upstream.path {}: cannot create: {e}", path.display())
-                )
+                anyhow::anyhow!("upstream.path {}: cannot create: {e}", path.display())
             })?;
-            let fs = s3s_fs::FileSystem::new(path).map_err(|e| {
-                anyhow::anyhow!("{}", format!("upstream.path {}: {e:?}", path.display()))
-            })?;
+            let fs = s3s_fs::FileSystem::new(path)
+                .map_err(|e| anyhow::anyhow!("upstream.path {}: {e:?}", path.display()))?;
             Ok(Arc::new(fs))
         }
         UpstreamConfig::S3 {
@@ -56,10 +52,7 @@ pub async fn build(cfg: &UpstreamConfig) -> anyhow::Result<Upstream> {
             let secret = match (secret_access_key, secret_access_key_env) {
                 (Some(s), _) => Some(s.clone()),
                 (None, Some(var)) => Some(std::env::var(var).map_err(|_| {
-                    anyhow::anyhow!(
-                        "{}",
-                        format!("upstream.secret_access_key_env names {var}, which is not set")
-                    )
+                    anyhow::anyhow!("upstream.secret_access_key_env names {var}, which is not set")
                 })?),
                 (None, None) => None,
             };

@@ -152,3 +152,64 @@ async fn embedded_default_prints_banner_and_drains_on_sigterm() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+#[test]
+fn keygen_creates_private_key_file_then_adds_and_activates() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let kf = dir.path().join("keys.toml");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("keygen")
+            .arg("--key-file")
+            .arg(&kf)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = std::fs::metadata(&kf).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let keys = s3seal::keys::load_key_file(&kf).unwrap();
+    assert_eq!(keys.ids().collect::<Vec<_>>(), ["k1"]);
+    // The key itself is never printed.
+    let text = std::fs::read_to_string(&kf).unwrap();
+    let b64 = text.lines().find(|l| l.starts_with("k1 =")).unwrap();
+    let secret = b64.split('"').nth(1).unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+
+    // A second plain keygen refuses to overwrite the file (that would lose every object).
+    let out = run(&[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(std::fs::read_to_string(&kf).unwrap(), text);
+
+    let out = run(&["--add", "--id", "k2", "--activate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys = s3seal::keys::load_key_file(&kf).unwrap();
+    assert_eq!(keys.ids().collect::<Vec<_>>(), ["k1", "k2"]);
+    assert!(
+        std::fs::read_to_string(&kf)
+            .unwrap()
+            .contains("active = \"k2\"")
+    );
+    assert!(
+        std::fs::read_to_string(&kf).unwrap().contains(secret),
+        "k1 kept"
+    );
+    let mode = std::fs::metadata(&kf).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let out = run(&["--add", "--id", "bad id"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KEK id 'bad id'"));
+}

@@ -237,3 +237,58 @@ async fn raw_http(addr: std::net::SocketAddr, req: &str) -> (u16, String) {
         .unwrap_or(0);
     (status, text)
 }
+
+/// A key that is only a prefix of other keys does not exist: HEAD/GET say 404 on every store
+/// (s3s-fs keeps prefixes as directories; rclone probes them this way).
+#[tokio::test]
+async fn prefix_of_other_keys_is_not_an_object() {
+    for kind in [Upstream::Fs, Upstream::Moto] {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        gw.put(&b, "tree/sub/a.txt", b"a").await;
+        for key in ["tree", "tree/sub"] {
+            let head = gw.client.head_object().bucket(&b).key(key).send().await;
+            let status = head
+                .unwrap_err()
+                .raw_response()
+                .map(|r| r.status().as_u16());
+            assert_eq!(status, Some(404), "{kind:?} HEAD {key}");
+            let get = gw.client.get_object().bucket(&b).key(key).send().await;
+            let err = get.unwrap_err().into_service_error();
+            assert!(err.is_no_such_key(), "{kind:?} GET {key}: {err:?}");
+        }
+    }
+}
+
+/// An empty delimiter (rclone's recursive listing) lists every key, as S3 does.
+#[tokio::test]
+async fn empty_delimiter_lists_recursively() {
+    for kind in [Upstream::Fs, Upstream::Moto] {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        gw.put(&b, "t/a", b"a").await;
+        gw.put(&b, "t/s/b", b"bb").await;
+        let v2 = gw
+            .client
+            .list_objects_v2()
+            .bucket(&b)
+            .prefix("t/")
+            .delimiter("")
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<_> = v2.contents().iter().filter_map(|o| o.key()).collect();
+        assert_eq!(keys, ["t/a", "t/s/b"], "{kind:?}");
+        assert!(v2.common_prefixes().is_empty(), "{kind:?}");
+        let v1 = gw
+            .client
+            .list_objects()
+            .bucket(&b)
+            .prefix("t/")
+            .delimiter("")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(v1.contents().len(), 2, "{kind:?}");
+    }
+}

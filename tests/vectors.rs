@@ -36,7 +36,13 @@ const STREAMS: &[(&str, u32, u32, [u8; 8], usize)] = &[
     ("stream-empty", 0, 1024, [1, 2, 3, 4, 5, 6, 7, 8], 0),
     ("stream-one-byte", 0, 1024, [9; 8], 1),
     ("stream-exact-segment", 3, 1024, [0xa5; 8], 1024),
-    ("stream-three-segments", 0, 1024, [0, 0, 0, 0, 0, 0, 0, 1], 2100),
+    (
+        "stream-three-segments",
+        0,
+        1024,
+        [0, 0, 0, 0, 0, 0, 0, 1],
+        2100,
+    ),
 ];
 
 #[test]
@@ -59,8 +65,16 @@ fn stream_vectors() {
             std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap() + "\n").unwrap();
         }
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(v["plaintext_hex"].as_str().unwrap(), hex::encode(&plain), "{name}");
-        assert_eq!(v["stored_hex"].as_str().unwrap(), hex::encode(&stored), "{name}: format changed");
+        assert_eq!(
+            v["plaintext_hex"].as_str().unwrap(),
+            hex::encode(&plain),
+            "{name}"
+        );
+        assert_eq!(
+            v["stored_hex"].as_str().unwrap(),
+            hex::encode(&stored),
+            "{name}: format changed"
+        );
         // And it opens, in 1-byte chunks.
         let expect = if part == 0 {
             Expect::single(0, true)

@@ -183,13 +183,12 @@ impl StreamOpener {
             reaches_end: true,
             parts: Some(expected),
         } = self.expect
+            && expected != self.parts
         {
-            if expected != self.parts {
-                return Err(OpenError::PartCount {
-                    expected,
-                    found: self.parts,
-                });
-            }
+            return Err(OpenError::PartCount {
+                expected,
+                found: self.parts,
+            });
         }
         Ok(())
     }

@@ -124,12 +124,12 @@ impl SealingStream {
             )));
         }
         let md5: [u8; 16] = std::mem::take(&mut self.md5).finalize().into();
-        if let Some(want) = expect.md5 {
-            if want != md5 {
-                return Err(PutFailure::BadDigest(
-                    "The Content-MD5 you specified did not match what we received.".into(),
-                ));
-            }
+        if let Some(want) = expect.md5
+            && want != md5
+        {
+            return Err(PutFailure::BadDigest(
+                "The Content-MD5 you specified did not match what we received.".into(),
+            ));
         }
         let mut claimed = std::mem::take(&mut expect.checksums);
         if let Some(t) = expect.trailers.take().and_then(|t| t.take()) {
@@ -249,8 +249,11 @@ pub struct OpeningStream {
     out: VecDeque<Bytes>,
     skip: u64,
     remaining: u64,
-    on_tamper: Option<Box<dyn FnOnce(&str) + Send + Sync>>,
+    on_tamper: Option<OnTamper>,
 }
+
+/// Called once when a stored segment fails to open: counts and logs it.
+pub type OnTamper = Box<dyn FnOnce(&str) + Send + Sync>;
 
 impl OpeningStream {
     pub fn new(
@@ -258,7 +261,7 @@ impl OpeningStream {
         opener: StreamOpener,
         skip: u64,
         deliver: u64,
-        on_tamper: Box<dyn FnOnce(&str) + Send + Sync>,
+        on_tamper: OnTamper,
     ) -> Self {
         OpeningStream {
             input: Some(input),

@@ -48,19 +48,19 @@ impl Preconditions {
             if !matches(c) {
                 return Err(precondition_failed());
             }
-        } else if let (Some(since), Some(lm)) = (&self.if_unmodified_since, last_modified) {
-            if secs(lm) > secs(since) {
-                return Err(precondition_failed());
-            }
+        } else if let (Some(since), Some(lm)) = (&self.if_unmodified_since, last_modified)
+            && secs(lm) > secs(since)
+        {
+            return Err(precondition_failed());
         }
         if let Some(c) = &self.if_none_match {
             if matches(c) {
                 return Err(s3_error!(NotModified));
             }
-        } else if let (Some(since), Some(lm)) = (&self.if_modified_since, last_modified) {
-            if secs(lm) <= secs(since) {
-                return Err(s3_error!(NotModified));
-            }
+        } else if let (Some(since), Some(lm)) = (&self.if_modified_since, last_modified)
+            && secs(lm) <= secs(since)
+        {
+            return Err(s3_error!(NotModified));
         }
         Ok(())
     }

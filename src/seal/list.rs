@@ -5,9 +5,47 @@
 //! are all the gateway stores; see docs/FORMAT.md). Entries whose size cannot be a sealed
 //! object are shown as stored: they are plaintext objects written before the gateway.
 
-use super::etag;
+use super::{etag, sub_request};
 use crate::format::size;
-use s3s::dto::Object;
+use crate::upstream::Upstream;
+use futures::{StreamExt, stream};
+use s3s::S3Request;
+use s3s::dto::{HeadObjectInput, Object};
+
+/// Stores that list no ETags (s3s-fs, the embedded default) get them from a HEAD per entry.
+/// S3 always lists ETags and clients rely on them (s3cmd's sync crashes without one); on a
+/// local directory a HEAD is a small file read, and real S3 never takes this path.
+pub(super) async fn fill_missing_etags<T>(
+    up: &Upstream,
+    req: &S3Request<T>,
+    bucket: &str,
+    objects: &mut [Object],
+) {
+    let missing: Vec<usize> = (0..objects.len())
+        .filter(|&i| objects[i].e_tag.is_none() && objects[i].key.is_some())
+        .collect();
+    let heads = stream::iter(missing)
+        .map(|i| {
+            let input = HeadObjectInput::builder()
+                .bucket(bucket.to_owned())
+                .key(objects[i].key.clone().unwrap_or_default())
+                .build();
+            let sub = input.map(|input| sub_request(req, input));
+            async move {
+                let Ok(sub) = sub else { return (i, None) };
+                (
+                    i,
+                    up.head_object(sub).await.ok().and_then(|r| r.output.e_tag),
+                )
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    for (i, e) in heads {
+        objects[i].e_tag = e;
+    }
+}
 
 pub(super) fn translate(objects: &mut [Object], segment: u32) {
     for o in objects {
@@ -22,5 +60,13 @@ pub(super) fn translate(objects: &mut [Object], segment: u32) {
             o.checksum_algorithm = None;
             o.checksum_type = None;
         }
+    }
+}
+
+/// `delimiter=` (empty, as rclone sends for recursive listings) means "no delimiter" in S3;
+/// s3s-fs would treat it as one and fold every key into a common prefix.
+pub(super) fn normalize_delimiter(d: &mut Option<String>) {
+    if d.as_deref() == Some("") {
+        *d = None;
     }
 }

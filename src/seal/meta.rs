@@ -90,15 +90,35 @@ pub fn strip(meta: &mut Option<Metadata>) {
     }
 }
 
+/// What clients see of a sealed object's metadata: s3seal's keys removed and, when the
+/// plaintext MD5 is known, `md5chksum` (base64), the key rclone itself writes for multipart
+/// uploads and reads to verify any object whose ETag is not an MD5. Without it `rclone check`
+/// could compare only sizes through the gateway.
+pub fn client_view(meta: &mut Option<Metadata>, md5_hex: Option<&str>) {
+    strip(meta);
+    let Some(md5) = md5_hex.and_then(|h| hex::decode(h).ok()) else {
+        return;
+    };
+    let m = meta.get_or_insert_with(Default::default);
+    if !m.keys().any(|k| k.eq_ignore_ascii_case(RCLONE_MD5)) {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(md5);
+        m.insert(RCLONE_MD5.into(), b64);
+    }
+}
+
+/// rclone's metadata key for the plaintext MD5.
+const RCLONE_MD5: &str = "md5chksum";
+
 /// Client metadata must not smuggle in s3seal keys (they would confuse the reader).
 pub fn reject_reserved(meta: Option<&Metadata>) -> Result<(), s3s::S3Error> {
-    if let Some(m) = meta {
-        if m.keys().any(|k| k.to_ascii_lowercase().starts_with(PREFIX)) {
-            return Err(s3s::s3_error!(
-                InvalidArgument,
-                "metadata keys starting with x-amz-meta-s3seal- are reserved by the gateway"
-            ));
-        }
+    if let Some(m) = meta
+        && m.keys().any(|k| k.to_ascii_lowercase().starts_with(PREFIX))
+    {
+        return Err(s3s::s3_error!(
+            InvalidArgument,
+            "metadata keys starting with x-amz-meta-s3seal- are reserved by the gateway"
+        ));
     }
     Ok(())
 }

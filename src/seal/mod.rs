@@ -41,6 +41,8 @@ pub struct Seal {
     /// Plaintext segment size of new objects; also what LIST assumes (docs/FORMAT.md).
     segment: u32,
     pub stats: Arc<Stats>,
+    /// Set when the store is the embedded s3s-fs directory, to fix up its error codes.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl Seal {
@@ -50,7 +52,27 @@ impl Seal {
             keys: Arc::new(keys),
             segment: crate::format::size::DEFAULT_SEGMENT,
             stats: Arc::default(),
+            local_root: None,
         }
+    }
+
+    /// Tells the layer the store is an s3s-fs directory at `root` (the embedded default).
+    pub fn with_local_root(mut self, root: std::path::PathBuf) -> Self {
+        self.local_root = Some(root);
+        self
+    }
+
+    /// s3s-fs answers a GET or HEAD of a key that is a directory on disk ("photos" when
+    /// "photos/a.jpg" exists) with InternalError; S3 says NoSuchKey, and rclone relies on it.
+    fn local_dir_is_missing(&self, e: s3s::S3Error, bucket: &str, key: &str) -> s3s::S3Error {
+        let is_dir = self
+            .local_root
+            .as_ref()
+            .is_some_and(|r| !key.contains("..") && r.join(bucket).join(key).is_dir());
+        if is_dir && *e.code() == s3s::S3ErrorCode::InternalError {
+            return s3_error!(NoSuchKey);
+        }
+        e
     }
 
     /// Segment size of new objects. Choose once per deployment: LIST infers plaintext
@@ -109,14 +131,18 @@ impl S3 for Seal {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        self.get_object_sealed(req).await
+        let (b, k) = (req.input.bucket.clone(), req.input.key.clone());
+        let r = self.get_object_sealed(req).await;
+        r.map_err(|e| self.local_dir_is_missing(e, &b, &k))
     }
 
     async fn head_object(
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        self.head_object_sealed(req).await
+        let (b, k) = (req.input.bucket.clone(), req.input.key.clone());
+        let r = self.head_object_sealed(req).await;
+        r.map_err(|e| self.local_dir_is_missing(e, &b, &k))
     }
 
     async fn copy_object(
@@ -170,10 +196,14 @@ impl S3 for Seal {
 
     async fn list_objects(
         &self,
-        req: S3Request<ListObjectsInput>,
+        mut req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
+        list::normalize_delimiter(&mut req.input.delimiter);
+        let bucket = req.input.bucket.clone();
+        let sub = sub_request(&req, ());
         let mut resp = self.up.list_objects(req).await?;
         if let Some(c) = resp.output.contents.as_mut() {
+            list::fill_missing_etags(&self.up, &sub, &bucket, c).await;
             list::translate(c, self.segment);
         }
         Ok(resp)
@@ -181,10 +211,14 @@ impl S3 for Seal {
 
     async fn list_objects_v2(
         &self,
-        req: S3Request<ListObjectsV2Input>,
+        mut req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        list::normalize_delimiter(&mut req.input.delimiter);
+        let bucket = req.input.bucket.clone();
+        let sub = sub_request(&req, ());
         let mut resp = self.up.list_objects_v2(req).await?;
         if let Some(c) = resp.output.contents.as_mut() {
+            list::fill_missing_etags(&self.up, &sub, &bucket, c).await;
             list::translate(c, self.segment);
         }
         Ok(resp)

@@ -121,7 +121,7 @@ impl Seal {
             let opener = self.opener(&info, &key, expect).await?;
             let body = out.body.take().unwrap_or_else(empty_blob);
             out.body = Some(self.opening(body, opener, 0, plain, &bucket, &key));
-            finish_get(out, visible, plain, content_range);
+            finish_get(out, &info, visible, plain, content_range);
             return Ok(resp);
         };
 
@@ -163,7 +163,7 @@ impl Seal {
         let body = out.body.take().unwrap_or_else(empty_blob);
         out.body = Some(self.opening(body, opener, plan.skip, plan.deliver, &bucket, &key));
         let content_range = format!("bytes {}-{}/{plain}", plan.plain_first, plan.plain_last);
-        finish_get(out, visible, plan.deliver, Some(content_range));
+        finish_get(out, &info, visible, plan.deliver, Some(content_range));
         Ok(resp)
     }
 
@@ -193,7 +193,7 @@ impl Seal {
         let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
         out.content_length = Some(plain as i64);
         out.e_tag = Some(visible);
-        meta::strip(&mut out.metadata);
+        meta::client_view(&mut out.metadata, info.md5.as_deref());
         out.checksum_crc32 = None;
         out.checksum_crc32c = None;
         out.checksum_sha1 = None;
@@ -264,7 +264,7 @@ fn part_range(store_range: &str, part_plain: u64, segment: u32) -> Option<String
     let first: u64 = span.split_once('-')?.0.parse().ok()?;
     let total: u64 = total.parse().ok()?;
     let full = u64::from(segment) + size::SEGMENT_OVERHEAD;
-    if first % full != 0 {
+    if !first.is_multiple_of(full) {
         return None;
     }
     let p_first = first / full * u64::from(segment);
@@ -273,11 +273,17 @@ fn part_range(store_range: &str, part_plain: u64, segment: u32) -> Option<String
     Some(format!("bytes {p_first}-{p_last}/{p_total}"))
 }
 
-fn finish_get(out: &mut GetObjectOutput, visible: ETag, len: u64, range: Option<String>) {
+fn finish_get(
+    out: &mut GetObjectOutput,
+    info: &meta::SealInfo,
+    visible: ETag,
+    len: u64,
+    range: Option<String>,
+) {
     out.content_length = Some(len as i64);
     out.content_range = range;
     out.e_tag = Some(visible);
-    meta::strip(&mut out.metadata);
+    meta::client_view(&mut out.metadata, info.md5.as_deref());
     out.checksum_crc32 = None;
     out.checksum_crc32c = None;
     out.checksum_sha1 = None;
@@ -381,13 +387,12 @@ pub(super) fn hasher_for(
     if claims.checksum_crc64nvme.is_some() || want("CRC64NVME") {
         h.crc64nvme = Some(Crc64Nvme::default());
     }
-    if let Some(a) = alg {
-        if !["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"]
+    if let Some(a) = alg
+        && !["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"]
             .iter()
             .any(|n| a.as_str().eq_ignore_ascii_case(n))
-        {
-            return Err(s3_error!(InvalidArgument, "Unsupported checksum algorithm"));
-        }
+    {
+        return Err(s3_error!(InvalidArgument, "Unsupported checksum algorithm"));
     }
     Ok(h)
 }

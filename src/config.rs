@@ -26,6 +26,49 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     #[serde(default)]
     pub encryption: EncryptionConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// Failed-authentication throttling, per (source address, access key).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failures within `window_secs` after which requests are refused (503 SlowDown).
+    #[serde(default = "default_max_failures")]
+    pub max_failures: u32,
+    #[serde(default = "default_window")]
+    pub window_secs: u64,
+    /// How long a locked-out source stays refused.
+    #[serde(default = "default_lockout")]
+    pub lockout_secs: u64,
+    /// Extra delay per failure beyond half of `max_failures`, capped at one second.
+    #[serde(default = "default_failure_delay")]
+    pub failure_delay_ms: u64,
+}
+
+fn default_max_failures() -> u32 {
+    10
+}
+fn default_window() -> u64 {
+    60
+}
+fn default_lockout() -> u64 {
+    300
+}
+fn default_failure_delay() -> u64 {
+    100
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            max_failures: default_max_failures(),
+            window_secs: default_window(),
+            lockout_secs: default_lockout(),
+            failure_delay_ms: default_failure_delay(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,6 +132,24 @@ pub struct UserConfig {
     pub secret_key: Option<String>,
     pub secret_key_env: Option<String>,
     pub secret_key_file: Option<PathBuf>,
+    /// RFC 3339 time after which the key is refused, e.g. "2027-01-31T00:00:00Z".
+    pub expires: Option<String>,
+    /// What the user may do. None: everything (an administrator).
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// One grant: operations on keys under a prefix of a bucket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// A bucket name, or "*" for every bucket.
+    pub bucket: String,
+    /// Key prefix; `${user}` is replaced by the access key. Default: the whole bucket.
+    #[serde(default)]
+    pub prefix: String,
+    /// Any of "read", "write", "delete", "list", "admin" (bucket management).
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +236,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             users: Vec::new(),
             encryption: EncryptionConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -264,6 +326,35 @@ impl Config {
                     ),
                 );
             }
+            if let Some(t) = &u.expires
+                && parse_time(t).is_none()
+            {
+                return err(
+                    &format!("{key}.expires"),
+                    format!("{t:?} is not an RFC 3339 time such as \"2027-01-31T00:00:00Z\""),
+                );
+            }
+            for (j, r) in u.rules.iter().enumerate() {
+                let rk = format!("{key}.rules[{j}]");
+                if r.bucket.is_empty() {
+                    return err(&format!("{rk}.bucket"), "name a bucket or \"*\"".into());
+                }
+                if r.allow.is_empty() {
+                    return err(
+                        &format!("{rk}.allow"),
+                        format!("empty; allowed: {}", PERMISSIONS.join(", ")),
+                    );
+                }
+                if let Some(bad) = r.allow.iter().find(|a| !PERMISSIONS.contains(&a.as_str())) {
+                    return err(
+                        &format!("{rk}.allow"),
+                        format!(
+                            "{bad:?} is not a permission; allowed: {}",
+                            PERMISSIONS.join(", ")
+                        ),
+                    );
+                }
+            }
             if self.users[..i].iter().any(|o| o.access_key == u.access_key) {
                 return err(
                     &format!("{key}.access_key"),
@@ -273,6 +364,14 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The permissions a rule may grant.
+pub const PERMISSIONS: [&str; 5] = ["read", "write", "delete", "list", "admin"];
+
+/// Parses an RFC 3339 timestamp.
+pub fn parse_time(t: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
 }
 
 impl UserConfig {

@@ -49,6 +49,7 @@ pub struct Gateway {
     pub service: S3Service,
     pub banner: Banner,
     grace: Duration,
+    throttle: Arc<crate::throttle::Throttle>,
 }
 
 impl Gateway {
@@ -70,6 +71,7 @@ impl Gateway {
         }
         let mut b = S3ServiceBuilder::new(seal);
         b.set_auth(auth);
+        b.set_access(crate::policy::Policy::from_config(&cfg.users));
         Ok(Gateway {
             service: b.build(),
             banner: Banner {
@@ -80,6 +82,7 @@ impl Gateway {
                 users,
             },
             grace: Duration::from_secs(cfg.server.shutdown_grace_secs),
+            throttle: Arc::new(crate::throttle::Throttle::new(cfg.auth.clone())),
         })
     }
 
@@ -99,7 +102,13 @@ impl Gateway {
         Ok(Running {
             addr: local,
             banner,
-            serve: Box::pin(server::serve(listener, self.service, shutdown, self.grace)),
+            serve: Box::pin(server::serve(
+                listener,
+                self.service,
+                self.throttle,
+                shutdown,
+                self.grace,
+            )),
         })
     }
 }
@@ -147,7 +156,8 @@ fn users(cfg: &Config) -> anyhow::Result<UserSetup> {
     }
     let mut names = Vec::new();
     for u in &cfg.users {
-        auth.insert(u.access_key.clone(), u.resolve_secret()?);
+        let expires = u.expires.as_deref().and_then(crate::config::parse_time);
+        auth.insert_expiring(u.access_key.clone(), u.resolve_secret()?, expires);
         names.push(u.access_key.clone());
     }
     Ok((auth, None, names))

@@ -14,6 +14,8 @@
 //! - [`gateway`]: assembles config + upstream + users + `Seal` into a service; used by the
 //!   binary and by the tests alike.
 //! - [`server`]: listener, `/healthz`, graceful shutdown.
+//! - [`policy`]: per-user grants (buckets, prefixes, read/write/delete/list/admin).
+//! - [`throttle`]: failed-authentication throttling per (source, access key).
 //! - [`credentials`]: generated credentials of the embedded default.
 
 pub mod auth;
@@ -22,6 +24,8 @@ pub mod credentials;
 pub mod format;
 pub mod gateway;
 pub mod keys;
+pub mod policy;
 pub mod seal;
 pub mod server;
+pub mod throttle;
 pub mod upstream;

@@ -95,6 +95,7 @@ impl Seal {
             m.insert(meta::MULTIPART.into(), "1".into());
         }
         i.metadata = Some(m);
+        meta::stamp_owner(&mut i.metadata, req.credentials.as_ref());
         i.metadata_directive = Some(MetadataDirective::from_static(MetadataDirective::REPLACE));
         i.checksum_algorithm = None;
         let mut resp = self.up.copy_object(req).await?;

@@ -110,6 +110,19 @@ pub fn client_view(meta: &mut Option<Metadata>, md5_hex: Option<&str>) {
 /// rclone's metadata key for the plaintext MD5.
 const RCLONE_MD5: &str = "md5chksum";
 
+/// Visible metadata key naming the proxy user who wrote the object; set by the gateway,
+/// overriding anything a client sent under that name.
+pub const OWNER: &str = "uploaded-by";
+
+/// Records which proxy user wrote the object.
+pub fn stamp_owner(meta: &mut Option<Metadata>, creds: Option<&s3s::auth::Credentials>) {
+    if let Some(c) = creds {
+        let m = meta.get_or_insert_with(Default::default);
+        m.retain(|k, _| !k.eq_ignore_ascii_case(OWNER));
+        m.insert(OWNER.into(), c.access_key.clone());
+    }
+}
+
 /// Client metadata must not smuggle in s3seal keys (they would confuse the reader).
 pub fn reject_reserved(meta: Option<&Metadata>) -> Result<(), s3s::S3Error> {
     if let Some(m) = meta

@@ -21,6 +21,7 @@ impl Seal {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let i = &mut req.input;
         meta::reject_reserved(i.metadata.as_ref())?;
+        meta::stamp_owner(&mut i.metadata, req.credentials.as_ref());
         let (dek, wrapped) = self.keys.new_dek(&i.key).await?;
         let m = i.metadata.get_or_insert_with(Default::default);
         m.insert(meta::VERSION.into(), "1".into());

@@ -35,6 +35,7 @@ impl Seal {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let input = &mut req.input;
         meta::reject_reserved(input.metadata.as_ref())?;
+        meta::stamp_owner(&mut input.metadata, req.credentials.as_ref());
         let length = plaintext_length(input.content_length, &req.headers)?;
         let (dek, wrapped) = self.keys.new_dek(&input.key).await?;
         let seg = self.segment;

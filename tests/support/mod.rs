@@ -65,6 +65,8 @@ impl TestGateway {
             secret_key: Some(SECRET_KEY.into()),
             secret_key_env: None,
             secret_key_file: None,
+            expires: None,
+            rules: Vec::new(),
         }];
         let upstream_endpoint = match kind {
             Upstream::Fs => {
@@ -263,10 +265,50 @@ async fn serve_plain_fs(root: &std::path::Path) -> String {
     tokio::spawn(s3seal::server::serve(
         listener,
         service,
+        std::sync::Arc::new(s3seal::throttle::Throttle::new(Default::default())),
         std::future::pending(),
         std::time::Duration::from_secs(1),
     ));
     format!("http://{addr}")
+}
+
+/// Sends one raw HTTP/1.1 request (for presigned URLs, which no SDK client sends) and
+/// returns (status, head, body).
+pub async fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!(
+        "{method} {path_and_query} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        if !k.eq_ignore_ascii_case("host") && !k.eq_ignore_ascii_case("content-length") {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(buf.len());
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let body = buf.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head, body)
 }
 
 pub fn unique_name(prefix: &str) -> String {

@@ -1,0 +1,292 @@
+//! Who may do what: per-user grants over buckets and key prefixes, enforced as an s3s
+//! `S3Access` after the signature is verified and before any request body is read.
+//!
+//! A user without rules is an administrator. A user with rules may do exactly what some rule
+//! grants; everything else is AccessDenied, logged with user, operation and resource (never
+//! secrets). Operations are classified by name; an operation this module does not know is
+//! bucket management ("admin"), so new S3 operations are denied to restricted users by default.
+
+use crate::config::UserConfig;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::dto::DeleteObjectsInput;
+use s3s::path::S3Path;
+use s3s::{S3Request, S3Result, s3_error};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Perm {
+    Read,
+    Write,
+    Delete,
+    List,
+    Admin,
+}
+
+impl Perm {
+    fn parse(s: &str) -> Option<Perm> {
+        Some(match s {
+            "read" => Perm::Read,
+            "write" => Perm::Write,
+            "delete" => Perm::Delete,
+            "list" => Perm::List,
+            "admin" => Perm::Admin,
+            _ => return None,
+        })
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Perm::Read => "read",
+            Perm::Write => "write",
+            Perm::Delete => "delete",
+            Perm::List => "list",
+            Perm::Admin => "manage",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Rule {
+    bucket: String,
+    prefix: String,
+    perms: Vec<Perm>,
+}
+
+/// Marks a request whose signature verified, so the throttle does not count a policy denial
+/// (the user proved their key) as a failed login.
+#[derive(Clone, Default)]
+pub struct Authenticated(pub Arc<AtomicBool>);
+
+/// The rules of every proxy user. `None`: no rules, full access.
+#[derive(Default)]
+pub struct Policy {
+    users: HashMap<String, Option<Vec<Rule>>>,
+}
+
+impl Policy {
+    pub fn from_config(users: &[UserConfig]) -> Policy {
+        let mut p = Policy::default();
+        for u in users {
+            let rules = (!u.rules.is_empty()).then(|| {
+                u.rules
+                    .iter()
+                    .map(|r| Rule {
+                        bucket: r.bucket.clone(),
+                        prefix: r.prefix.replace("${user}", &u.access_key),
+                        perms: r.allow.iter().filter_map(|a| Perm::parse(a)).collect(),
+                    })
+                    .collect()
+            });
+            p.users.insert(u.access_key.clone(), rules);
+        }
+        p
+    }
+
+    /// May `user` do `perm` on `key` (a key, or a listing prefix) in `bucket`?
+    pub fn allows(&self, user: &str, perm: Perm, bucket: &str, key: &str) -> bool {
+        match self.users.get(user) {
+            // Users not in the policy (the embedded default's generated user) are admins.
+            None | Some(None) => true,
+            Some(Some(rules)) => rules.iter().any(|r| {
+                (r.bucket == "*" || r.bucket == bucket)
+                    && r.perms.contains(&perm)
+                    && (perm == Perm::Admin || key.starts_with(&r.prefix))
+            }),
+        }
+    }
+
+    /// May `user` do anything at all in `bucket` (HeadBucket, GetBucketLocation)?
+    fn touches(&self, user: &str, bucket: &str) -> bool {
+        match self.users.get(user) {
+            None | Some(None) => true,
+            Some(Some(rules)) => rules.iter().any(|r| r.bucket == "*" || r.bucket == bucket),
+        }
+    }
+
+    fn deny(&self, user: &str, op: &str, perm: Perm, bucket: &str, key: &str) -> s3s::S3Error {
+        tracing::info!(user, op, bucket, key, "access denied by policy");
+        let what = if key.is_empty() {
+            bucket.to_owned()
+        } else {
+            format!("{bucket}/{key}")
+        };
+        s3_error!(AccessDenied, "user {user} may not {} {what}", perm.verb())
+    }
+}
+
+/// What an operation needs, by name.
+fn classify(op: &str) -> Option<Perm> {
+    Some(match op {
+        "GetObject"
+        | "HeadObject"
+        | "GetObjectTagging"
+        | "GetObjectAcl"
+        | "GetObjectAttributes"
+        | "GetObjectRetention"
+        | "GetObjectLegalHold" => Perm::Read,
+        "PutObject"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload"
+        | "AbortMultipartUpload"
+        | "ListParts"
+        | "CopyObject"
+        | "PutObjectTagging"
+        | "DeleteObjectTagging"
+        | "PutObjectAcl" => Perm::Write,
+        "DeleteObject" | "DeleteObjects" => Perm::Delete,
+        "ListObjects" | "ListObjectsV2" | "ListObjectVersions" | "ListMultipartUploads" => {
+            Perm::List
+        }
+        "ListBuckets" | "HeadBucket" | "GetBucketLocation" => return None,
+        _ => Perm::Admin,
+    })
+}
+
+/// `x-amz-copy-source`: "bucket/key" or "/bucket/key", percent-encoded, maybe "?versionId=".
+fn copy_source(cx: &S3AccessContext<'_>) -> Option<(String, String)> {
+    let raw = cx.headers().get("x-amz-copy-source")?.to_str().ok()?;
+    let raw = raw.split('?').next()?;
+    let decoded = urlencoding_decode(raw.trim_start_matches('/'))?;
+    let (b, k) = decoded.split_once('/')?;
+    Some((b.to_owned(), k.to_owned()))
+}
+
+fn urlencoding_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn query_param(cx: &S3AccessContext<'_>, name: &str) -> Option<String> {
+    let q = cx.uri().query()?;
+    q.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name)
+            .then(|| urlencoding_decode(&v.replace('+', " ")))
+            .flatten()
+    })
+}
+
+#[async_trait::async_trait]
+impl S3Access for Policy {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let Some(user) = cx.credentials().map(|c| c.access_key.clone()) else {
+            return Err(s3_error!(AccessDenied, "Signature is required"));
+        };
+        if let Some(a) = cx.extensions_mut().get::<Authenticated>() {
+            a.0.store(true, Ordering::Relaxed);
+        }
+        let op = cx.s3_op().name();
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (String::new(), String::new()),
+            S3Path::Bucket { bucket } => (bucket.to_string(), String::new()),
+            S3Path::Object { bucket, key } => (bucket.to_string(), key.to_string()),
+        };
+        let Some(perm) = classify(op) else {
+            if bucket.is_empty() || self.touches(&user, &bucket) {
+                return Ok(());
+            }
+            return Err(self.deny(&user, op, Perm::List, &bucket, ""));
+        };
+        let key = match perm {
+            Perm::List => query_param(cx, "prefix").unwrap_or_default(),
+            // Each key of a multi-delete is checked once the body is parsed (below).
+            Perm::Delete if op == "DeleteObjects" => {
+                if self.touches(&user, &bucket) {
+                    return Ok(());
+                }
+                return Err(self.deny(&user, op, perm, &bucket, ""));
+            }
+            _ => key,
+        };
+        if !self.allows(&user, perm, &bucket, &key) {
+            return Err(self.deny(&user, op, perm, &bucket, &key));
+        }
+        if matches!(op, "CopyObject" | "UploadPartCopy") {
+            let (sb, sk) = copy_source(cx)
+                .ok_or_else(|| s3_error!(InvalidArgument, "x-amz-copy-source is malformed"))?;
+            if !self.allows(&user, Perm::Read, &sb, &sk) {
+                return Err(self.deny(&user, op, Perm::Read, &sb, &sk));
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
+        let Some(user) = req.credentials.as_ref().map(|c| c.access_key.clone()) else {
+            return Err(s3_error!(AccessDenied, "Signature is required"));
+        };
+        let bucket = &req.input.bucket;
+        for o in &req.input.delete.objects {
+            if !self.allows(&user, Perm::Delete, bucket, &o.key) {
+                return Err(self.deny(&user, "DeleteObjects", Perm::Delete, bucket, &o.key));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(toml_users: &str) -> Policy {
+        let cfg = crate::config::Config::parse(toml_users, "test.toml").unwrap();
+        Policy::from_config(&cfg.users)
+    }
+
+    #[test]
+    fn prefixes_expand_the_user_and_grant_only_listed_permissions() {
+        let p = policy(
+            r#"
+[[users]]
+access_key = "alice"
+secret_key = "s"
+[[users.rules]]
+bucket = "photos"
+prefix = "${user}/"
+allow = ["read", "write", "list"]
+[[users]]
+access_key = "root1"
+secret_key = "s"
+"#,
+        );
+        assert!(p.allows("alice", Perm::Read, "photos", "alice/a.jpg"));
+        assert!(p.allows("alice", Perm::List, "photos", "alice/"));
+        assert!(!p.allows("alice", Perm::List, "photos", ""));
+        assert!(!p.allows("alice", Perm::Read, "photos", "bob/a.jpg"));
+        assert!(!p.allows("alice", Perm::Delete, "photos", "alice/a.jpg"));
+        assert!(!p.allows("alice", Perm::Read, "other", "alice/a.jpg"));
+        assert!(!p.allows("alice", Perm::Admin, "photos", ""));
+        assert!(p.allows("root1", Perm::Admin, "anything", ""));
+    }
+
+    #[test]
+    fn unknown_operations_need_admin() {
+        assert_eq!(classify("PutBucketPolicy"), Some(Perm::Admin));
+        assert_eq!(classify("DeleteBucket"), Some(Perm::Admin));
+        assert_eq!(classify("GetObject"), Some(Perm::Read));
+    }
+
+    #[test]
+    fn copy_source_and_query_decoding() {
+        assert_eq!(urlencoding_decode("a%2Fb%20c").as_deref(), Some("a/b c"));
+        assert_eq!(urlencoding_decode("bad%zz"), None);
+        assert_eq!(urlencoding_decode("cut%2"), None);
+    }
+}

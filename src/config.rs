@@ -28,6 +28,39 @@ pub struct Config {
     pub encryption: EncryptionConfig,
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Storage policy per bucket and key prefix; the most specific entry applies.
+    #[serde(default)]
+    pub buckets: Vec<BucketPolicyConfig>,
+}
+
+/// How objects under a bucket/prefix are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BucketMode {
+    /// Seal new objects; serve older plaintext objects as they are.
+    #[default]
+    Encrypt,
+    /// Store new objects as plaintext (public assets); sealed objects still decrypt on read.
+    Passthrough,
+    /// Seal new objects and refuse to serve any object that is not sealed, so nobody with
+    /// write access to the store can substitute plaintext.
+    Require,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketPolicyConfig {
+    /// A bucket name, or "*".
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub mode: BucketMode,
+    /// Largest plaintext object accepted, in bytes.
+    pub max_object_size: Option<u64>,
+    /// e.g. ["image/jpeg", "image/png", "application/pdf"] or ["image/*"]; empty: any.
+    #[serde(default)]
+    pub allowed_content_types: Vec<String>,
 }
 
 /// Failed-authentication throttling, per (source address, access key).
@@ -237,6 +270,7 @@ impl Default for Config {
             users: Vec::new(),
             encryption: EncryptionConfig::default(),
             auth: AuthConfig::default(),
+            buckets: Vec::new(),
         }
     }
 }
@@ -301,6 +335,27 @@ impl Config {
                 return err(
                     "upstream.access_key_id",
                     "give both access_key_id and secret_access_key (or secret_access_key_env), or neither to use the AWS credential chain".into(),
+                );
+            }
+        }
+        for (i, b) in self.buckets.iter().enumerate() {
+            let key = format!("buckets[{i}]");
+            if b.bucket.is_empty() {
+                return err(&format!("{key}.bucket"), "name a bucket or \"*\"".into());
+            }
+            if b.max_object_size == Some(0) {
+                return err(
+                    &format!("{key}.max_object_size"),
+                    "must be at least 1 byte".into(),
+                );
+            }
+            if let Some(t) = b.allowed_content_types.iter().find(|t| {
+                let mut it = t.split('/');
+                !matches!((it.next(), it.next(), it.next()), (Some(a), Some(b), None) if !a.is_empty() && !b.is_empty())
+            }) {
+                return err(
+                    &format!("{key}.allowed_content_types"),
+                    format!("{t:?} is not a media type such as \"image/png\" or \"image/*\""),
                 );
             }
         }

@@ -66,6 +66,9 @@ impl Gateway {
             Duration::from_secs(e.dek_cache_ttl_secs),
         );
         let mut seal = Seal::new(up, SealKeys::new(ring)).with_segment(e.segment_size);
+        seal = seal.with_bucket_policies(crate::seal::bucket_policy::BucketPolicies::new(
+            cfg.buckets.clone(),
+        ));
         if let crate::config::UpstreamConfig::Local { path } = &cfg.upstream {
             seal = seal.with_local_root(path.clone());
         }

@@ -353,3 +353,51 @@ impl ByteStream for OpeningStream {
         )
     }
 }
+
+/// Reads at least `n` leading bytes of `body` (fewer only if it is shorter) and returns them
+/// with a body that still yields every byte, so a policy can look before anything is sent.
+pub async fn peek(body: StreamingBlob, n: usize) -> Result<(Bytes, StreamingBlob), StdError> {
+    use futures::StreamExt;
+    let mut rest = body;
+    let mut head = bytes::BytesMut::new();
+    while head.len() < n {
+        match rest.next().await {
+            Some(chunk) => head.extend_from_slice(&chunk?),
+            None => break,
+        }
+    }
+    let head = head.freeze();
+    let body = Prefixed {
+        head: (!head.is_empty()).then(|| head.clone()),
+        rest,
+    };
+    Ok((head, StreamingBlob::new(body)))
+}
+
+/// A body whose first bytes were already read.
+struct Prefixed {
+    head: Option<Bytes>,
+    rest: StreamingBlob,
+}
+
+impl Stream for Prefixed {
+    type Item = Result<Bytes, StdError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(h) = self.head.take() {
+            return Poll::Ready(Some(Ok(h)));
+        }
+        Pin::new(&mut self.rest).poll_next(cx)
+    }
+}
+
+impl ByteStream for Prefixed {
+    fn remaining_length(&self) -> RemainingLength {
+        let h = self.head.as_ref().map_or(0, Bytes::len);
+        let r = self.rest.remaining_length();
+        match r.exact() {
+            Some(e) => RemainingLength::new_exact(e + h),
+            None => RemainingLength::unknown(),
+        }
+    }
+}

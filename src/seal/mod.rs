@@ -7,6 +7,7 @@
 //! (bucket configuration, ACLs, tagging, deletes...).
 
 mod body;
+pub mod bucket_policy;
 mod copy;
 mod etag;
 mod keyring;
@@ -43,6 +44,8 @@ pub struct Seal {
     pub stats: Arc<Stats>,
     /// Set when the store is the embedded s3s-fs directory, to fix up its error codes.
     local_root: Option<std::path::PathBuf>,
+    /// Storage policy per bucket/prefix (mode, size and type limits).
+    buckets: Arc<bucket_policy::BucketPolicies>,
 }
 
 impl Seal {
@@ -53,7 +56,30 @@ impl Seal {
             segment: crate::format::size::DEFAULT_SEGMENT,
             stats: Arc::default(),
             local_root: None,
+            buckets: Arc::default(),
         }
+    }
+
+    pub fn with_bucket_policies(mut self, p: bucket_policy::BucketPolicies) -> Self {
+        self.buckets = Arc::new(p);
+        self
+    }
+
+    /// Under a `require` policy, objects without s3seal metadata are never served: someone
+    /// with write access to the store may have put plaintext there.
+    fn refuse_plaintext(&self, bucket: &str, key: &str) -> S3Result<()> {
+        if self.buckets.lookup(bucket, key).mode == crate::config::BucketMode::Require {
+            tracing::warn!(
+                bucket,
+                key,
+                "unencrypted object refused by a require policy"
+            );
+            return Err(s3_error!(
+                AccessDenied,
+                "{bucket}/{key} is not encrypted, and this location's policy requires encryption"
+            ));
+        }
+        Ok(())
     }
 
     /// Tells the layer the store is an s3s-fs directory at `root` (the embedded default).
@@ -122,8 +148,27 @@ macro_rules! forward {
 impl S3 for Seal {
     async fn put_object(
         &self,
-        req: S3Request<PutObjectInput>,
+        mut req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
+        let i = &req.input;
+        let policy = self.buckets.lookup(&i.bucket, &i.key);
+        let length = object::plaintext_length(i.content_length, &req.headers)?;
+        let ct = i.content_type.clone();
+        policy.check_declared(&i.bucket, Some(length), ct.as_deref())?;
+        if policy.sniffs()
+            && let Some(body) = req.input.body.take()
+        {
+            let (head, body) = body::peek(body, bucket_policy::SNIFF_LEN)
+                .await
+                .map_err(|e| s3_error!(IncompleteBody, "reading the request body failed: {e}"))?;
+            policy.check_leading_bytes(ct.as_deref(), &head)?;
+            req.input.body = Some(body);
+        }
+        if policy.mode == crate::config::BucketMode::Passthrough {
+            meta::reject_reserved(req.input.metadata.as_ref())?;
+            meta::stamp_owner(&mut req.input.metadata, req.credentials.as_ref());
+            return self.up.put_object(req).await;
+        }
         self.put_object_sealed(req).await
     }
 
@@ -154,8 +199,16 @@ impl S3 for Seal {
 
     async fn create_multipart_upload(
         &self,
-        req: S3Request<CreateMultipartUploadInput>,
+        mut req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let i = &req.input;
+        let policy = self.buckets.lookup(&i.bucket, &i.key);
+        policy.check_declared(&i.bucket, None, i.content_type.as_deref())?;
+        if policy.mode == crate::config::BucketMode::Passthrough {
+            meta::reject_reserved(req.input.metadata.as_ref())?;
+            meta::stamp_owner(&mut req.input.metadata, req.credentials.as_ref());
+            return self.up.create_multipart_upload(req).await;
+        }
         self.create_multipart_sealed(req).await
     }
 
@@ -163,6 +216,15 @@ impl S3 for Seal {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
+        let i = &req.input;
+        let policy = self.buckets.lookup(&i.bucket, &i.key);
+        let length = object::plaintext_length(i.content_length, &req.headers)?;
+        policy.check_size(&i.bucket, length)?;
+        if policy.mode == crate::config::BucketMode::Passthrough
+            && !upload_id::is_ours(&i.upload_id)
+        {
+            return self.up.upload_part(req).await;
+        }
         self.upload_part_sealed(req).await
     }
 
@@ -177,6 +239,13 @@ impl S3 for Seal {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let i = &req.input;
+        let policy = self.buckets.lookup(&i.bucket, &i.key);
+        if policy.mode == crate::config::BucketMode::Passthrough
+            && !upload_id::is_ours(&i.upload_id)
+        {
+            return self.up.complete_multipart_upload(req).await;
+        }
         self.complete_multipart_sealed(req).await
     }
 

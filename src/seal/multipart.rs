@@ -162,6 +162,7 @@ impl Seal {
             ));
         }
         let mut parts = Vec::with_capacity(wanted.len());
+        let mut total = 0u64;
         for (idx, n) in wanted.iter().enumerate() {
             let Some(p) = stored_parts.iter().find(|p| p.part_number == Some(*n)) else {
                 return Err(s3_error!(
@@ -176,6 +177,7 @@ impl Seal {
                     "a stored part does not have a valid sealed size"
                 )
             })?;
+            total += plain;
             let last = idx + 1 == wanted.len();
             if !last && plain % u64::from(self.segment) != 0 {
                 return Err(S3Error::with_message(
@@ -192,6 +194,10 @@ impl Seal {
                 ..Default::default()
             });
         }
+        // A size limit can only be judged on the whole object; the parts stay until aborted.
+        self.buckets
+            .lookup(&req.input.bucket, &req.input.key)
+            .check_size(&req.input.bucket, total)?;
         let i = &mut req.input;
         i.multipart_upload = Some(CompletedMultipartUpload { parts: Some(parts) });
         i.upload_id = up_id;

@@ -103,6 +103,7 @@ impl Seal {
             let out = &mut resp.output;
             let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
             let Some(info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
+                self.refuse_plaintext(&bucket, &key)?;
                 pre.check(&up_etag, None, out.last_modified.as_ref())?;
                 return Ok(resp);
             };
@@ -141,6 +142,7 @@ impl Seal {
             .output;
         let up_etag = head.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
         let Some(info) = meta::parse(head.metadata.as_ref()).map_err(bad_meta)? else {
+            self.refuse_plaintext(&bucket, &key)?;
             req.input.range = Some(range);
             restore_preconditions_get(&mut req.input, pre);
             return self.up.get_object(req).await;
@@ -172,6 +174,7 @@ impl Seal {
         &self,
         mut req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let i = &mut req.input;
         let pre = Preconditions {
             if_match: i.if_match.take(),
@@ -185,6 +188,7 @@ impl Seal {
         let out = &mut resp.output;
         let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
         let Some(info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
+            self.refuse_plaintext(&bucket, &key)?;
             pre.check(&up_etag, None, out.last_modified.as_ref())?;
             return Ok(resp);
         };

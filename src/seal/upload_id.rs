@@ -43,6 +43,11 @@ pub fn encode(
     )
 }
 
+/// Whether `id` claims to be a gateway upload id (valid or not).
+pub fn is_ours(id: &str) -> bool {
+    id.starts_with(PREFIX)
+}
+
 /// `Ok(None)`: not one of ours (a raw store id, e.g. from ListMultipartUploads).
 pub fn decode(id: &str) -> Result<Option<Token>, &'static str> {
     let Some(rest) = id.strip_prefix(PREFIX) else {

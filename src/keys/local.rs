@@ -38,7 +38,9 @@ impl LocalKeks {
 
 /// KEK ids go into object metadata: keep them short and header-safe.
 pub fn valid_id(id: &str) -> bool {
-    !id.is_empty()
+    // "sse-c" marks objects wrapped under a client's own key (SSE-C emulation).
+    id != "sse-c"
+        && !id.is_empty()
         && id.len() <= 64
         && id
             .chars()

@@ -4,7 +4,7 @@
 //! re-encryption: the store copies the ciphertext and we replace the metadata with the DEK
 //! re-wrapped for the new key (plus the source's or the client's metadata, by directive).
 
-use super::{Seal, meta, object::bad_meta, sub_request};
+use super::{Seal, meta, object::bad_meta, ssec, sub_request};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -31,6 +31,12 @@ impl Seal {
             }
         };
         meta::reject_reserved(req.input.metadata.as_ref())?;
+        let i = &mut req.input;
+        let src_customer = ssec::take(
+            &mut i.copy_source_sse_customer_algorithm,
+            &mut i.copy_source_sse_customer_key,
+            &mut i.copy_source_sse_customer_key_md5,
+        )?;
         let head_in = HeadObjectInput {
             bucket: src_bucket,
             key: src_key.clone(),
@@ -45,9 +51,17 @@ impl Seal {
         let Some(info) = meta::parse(head.metadata.as_ref()).map_err(bad_meta)? else {
             // A plaintext (legacy) source: copy through the gateway so the destination is
             // sealed like every other new object.
+            if src_customer.is_some() {
+                return Err(ssec::not_applicable());
+            }
             return self.copy_plain_source(req).await;
         };
         let i = &mut req.input;
+        let dst_customer = ssec::take(
+            &mut i.sse_customer_algorithm,
+            &mut i.sse_customer_key,
+            &mut i.sse_customer_key_md5,
+        )?;
         // Preconditions on the source refer to what clients see.
         let visible =
             super::etag::visible(head.e_tag.as_ref().unwrap_or(&ETag::Strong(String::new())));
@@ -65,8 +79,14 @@ impl Seal {
         // Pin the copy to the version we read the key of.
         i.copy_source_if_match = head.e_tag.clone().map(ETagCondition::ETag);
 
-        let dek = self.keys.open(&info.kek, &info.dek_b64, &src_key).await?;
-        let wrapped = self.keys.rewrap(&dek, &i.key).await?;
+        let dek = self
+            .keys
+            .open(&info.kek, &info.dek_b64, &src_key, src_customer.as_ref())
+            .await?;
+        let wrapped = self
+            .keys
+            .rewrap(&dek, &i.key, dst_customer.as_ref())
+            .await?;
         let replace = i
             .metadata_directive
             .as_ref()
@@ -99,6 +119,10 @@ impl Seal {
         i.metadata_directive = Some(MetadataDirective::from_static(MetadataDirective::REPLACE));
         i.checksum_algorithm = None;
         let mut resp = self.up.copy_object(req).await?;
+        if let Some(c) = &dst_customer {
+            resp.output.sse_customer_algorithm = Some("AES256".into());
+            resp.output.sse_customer_key_md5 = Some(c.md5_b64.clone());
+        }
         if let Some(r) = resp.output.copy_object_result.as_mut() {
             if let Some(e) = &r.e_tag {
                 r.e_tag = Some(super::etag::visible(e));
@@ -178,6 +202,9 @@ impl Seal {
                 src.content_language
             },
             tagging: i.tagging.clone(),
+            sse_customer_algorithm: i.sse_customer_algorithm.clone(),
+            sse_customer_key: i.sse_customer_key.clone(),
+            sse_customer_key_md5: i.sse_customer_key_md5.clone(),
             ..Default::default()
         };
         let mut put_req = sub_request(&req, put_in);

@@ -1,5 +1,6 @@
 //! The S3 layer's view of the keyring: metadata strings in, S3 errors out.
 
+use super::ssec::{self, CustomerKey, SSEC_ID};
 use crate::format::Dek;
 use crate::keys::{Keyring, WrapContext, WrappedDek};
 use s3s::{S3Error, S3Result};
@@ -21,8 +22,18 @@ impl SealKeys {
         &self.ring
     }
 
-    /// A fresh DEK for `object_key` and its wrapped form.
-    pub async fn new_dek(&self, object_key: &str) -> S3Result<(Dek, MetaWrap)> {
+    /// A fresh DEK for `object_key` and its wrapped form: under the customer's key when the
+    /// request carries one (SSE-C), else under the active KEK.
+    pub async fn new_dek(
+        &self,
+        object_key: &str,
+        customer: Option<&CustomerKey>,
+    ) -> S3Result<(Dek, MetaWrap)> {
+        if let Some(c) = customer {
+            let dek = Dek::generate();
+            let w = crate::keys::wrap(&c.key, SSEC_ID, &dek, &ctx(object_key));
+            return Ok((dek, w.to_metadata()));
+        }
         let (dek, wrapped) = self
             .ring
             .seal_new_dek(&ctx(object_key))
@@ -31,8 +42,26 @@ impl SealKeys {
         Ok((dek, wrapped.to_metadata()))
     }
 
-    /// The DEK of a stored object, bound to `object_key`.
-    pub async fn open(&self, kek: &str, b64: &str, object_key: &str) -> S3Result<Arc<Dek>> {
+    /// The DEK of a stored object, bound to `object_key`. Customer-key objects need the
+    /// customer's key and bypass the cache, so a cached DEK never stands in for the key.
+    pub async fn open(
+        &self,
+        kek: &str,
+        b64: &str,
+        object_key: &str,
+        customer: Option<&CustomerKey>,
+    ) -> S3Result<Arc<Dek>> {
+        match (kek == SSEC_ID, customer) {
+            (true, None) => return Err(ssec::key_required()),
+            (false, Some(_)) => return Err(ssec::not_applicable()),
+            (true, Some(c)) => {
+                let wrapped = WrappedDek::from_metadata(kek, b64).map_err(key_error)?;
+                return crate::keys::unwrap(&c.key, &wrapped, &ctx(object_key))
+                    .map(Arc::new)
+                    .map_err(|_| ssec::wrong_key());
+            }
+            (false, None) => {}
+        }
         let wrapped = WrappedDek::from_metadata(kek, b64).map_err(key_error)?;
         self.ring
             .open(&wrapped, &ctx(object_key))
@@ -40,8 +69,17 @@ impl SealKeys {
             .map_err(key_error)
     }
 
-    /// `dek` wrapped again under the active KEK for another object key (copy, rotation).
-    pub async fn rewrap(&self, dek: &Dek, object_key: &str) -> S3Result<MetaWrap> {
+    /// `dek` wrapped again for another object key (copy, rotation): under the customer's
+    /// key if the destination uses one, else the active KEK.
+    pub async fn rewrap(
+        &self,
+        dek: &Dek,
+        object_key: &str,
+        customer: Option<&CustomerKey>,
+    ) -> S3Result<MetaWrap> {
+        if let Some(c) = customer {
+            return Ok(crate::keys::wrap(&c.key, SSEC_ID, dek, &ctx(object_key)).to_metadata());
+        }
         let w = self
             .ring
             .provider()

@@ -15,6 +15,7 @@ mod list;
 pub mod meta;
 mod multipart;
 mod object;
+mod ssec;
 mod upload_id;
 
 pub use keyring::SealKeys;
@@ -164,7 +165,10 @@ impl S3 for Seal {
             policy.check_leading_bytes(ct.as_deref(), &head)?;
             req.input.body = Some(body);
         }
-        if policy.mode == crate::config::BucketMode::Passthrough {
+        // A customer key asks for encryption; it is honoured even under passthrough.
+        if policy.mode == crate::config::BucketMode::Passthrough
+            && req.input.sse_customer_key.is_none()
+        {
             meta::reject_reserved(req.input.metadata.as_ref())?;
             meta::stamp_owner(&mut req.input.metadata, req.credentials.as_ref());
             return self.up.put_object(req).await;
@@ -204,7 +208,9 @@ impl S3 for Seal {
         let i = &req.input;
         let policy = self.buckets.lookup(&i.bucket, &i.key);
         policy.check_declared(&i.bucket, None, i.content_type.as_deref())?;
-        if policy.mode == crate::config::BucketMode::Passthrough {
+        if policy.mode == crate::config::BucketMode::Passthrough
+            && req.input.sse_customer_key.is_none()
+        {
             meta::reject_reserved(req.input.metadata.as_ref())?;
             meta::stamp_owner(&mut req.input.metadata, req.credentials.as_ref());
             return self.up.create_multipart_upload(req).await;

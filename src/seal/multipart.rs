@@ -9,7 +9,7 @@
 
 use super::body::{Expectations, sealed_body, take_outcome};
 use super::object::{decode_md5, plaintext_length, put_failure, take_claims};
-use super::{Seal, etag, meta, sub_request, upload_id};
+use super::{Seal, etag, meta, ssec, sub_request, upload_id};
 use crate::format::size;
 use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
@@ -22,7 +22,12 @@ impl Seal {
         let i = &mut req.input;
         meta::reject_reserved(i.metadata.as_ref())?;
         meta::stamp_owner(&mut i.metadata, req.credentials.as_ref());
-        let (dek, wrapped) = self.keys.new_dek(&i.key).await?;
+        let customer = ssec::take(
+            &mut i.sse_customer_algorithm,
+            &mut i.sse_customer_key,
+            &mut i.sse_customer_key_md5,
+        )?;
+        let (dek, wrapped) = self.keys.new_dek(&i.key, customer.as_ref()).await?;
         let m = i.metadata.get_or_insert_with(Default::default);
         m.insert(meta::VERSION.into(), "1".into());
         m.insert(meta::KEK.into(), wrapped.0.clone());
@@ -44,6 +49,10 @@ impl Seal {
         ));
         resp.output.checksum_algorithm = None;
         resp.output.checksum_type = None;
+        if let Some(c) = &customer {
+            resp.output.sse_customer_algorithm = Some("AES256".into());
+            resp.output.sse_customer_key_md5 = Some(c.md5_b64.clone());
+        }
         Ok(resp)
     }
 
@@ -55,15 +64,22 @@ impl Seal {
         bucket: &str,
         key: &str,
         need_key: bool,
+        customer: Option<&ssec::CustomerKey>,
     ) -> S3Result<(String, Option<std::sync::Arc<crate::format::Dek>>)> {
         let no_such = || s3_error!(NoSuchUpload, "The specified upload does not exist.");
         match upload_id::decode(id).map_err(|_| no_such())? {
+            // Complete, Abort and ListParts carry no customer key (as in S3) and need no DEK;
+            // the id of a customer-key upload cannot be checked without it.
+            Some(t) if t.kek == ssec::SSEC_ID && customer.is_none() && !need_key => {
+                Ok((t.upstream, None))
+            }
             Some(t) => {
-                let dek = self
-                    .keys
-                    .open(&t.kek, &t.dek_b64, key)
-                    .await
-                    .map_err(|_| no_such())?;
+                let dek = match self.keys.open(&t.kek, &t.dek_b64, key, customer).await {
+                    Ok(d) => d,
+                    // Key problems of a customer-key upload are the client's to fix.
+                    Err(e) if t.kek == ssec::SSEC_ID || customer.is_some() => return Err(e),
+                    Err(_) => return Err(no_such()),
+                };
                 if !t.verify(&dek, bucket, key) {
                     return Err(no_such());
                 }
@@ -88,8 +104,13 @@ impl Seal {
                 "Part number must be an integer between 1 and 10000, inclusive"
             ));
         }
+        let customer = ssec::take(
+            &mut i.sse_customer_algorithm,
+            &mut i.sse_customer_key,
+            &mut i.sse_customer_key_md5,
+        )?;
         let (up_id, dek) = self
-            .resolve_upload(&i.upload_id, &i.bucket, &i.key, true)
+            .resolve_upload(&i.upload_id, &i.bucket, &i.key, true, customer.as_ref())
             .await?;
         let dek = dek.expect("resolved with key");
         let length = plaintext_length(i.content_length, &req.headers)?;
@@ -139,7 +160,7 @@ impl Seal {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let (up_id, _) = self
-            .resolve_upload(&req.input.upload_id, &bucket, &key, false)
+            .resolve_upload(&req.input.upload_id, &bucket, &key, false, None)
             .await?;
         let stored_parts = self.list_all_parts(&req, &up_id).await?;
         let wanted: Vec<i32> = req
@@ -259,7 +280,7 @@ impl Seal {
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let i = &mut req.input;
         let (up_id, _) = self
-            .resolve_upload(&i.upload_id, &i.bucket, &i.key, false)
+            .resolve_upload(&i.upload_id, &i.bucket, &i.key, false, None)
             .await?;
         i.upload_id = up_id;
         self.up.abort_multipart_upload(req).await
@@ -272,7 +293,7 @@ impl Seal {
         let client_id = req.input.upload_id.clone();
         let i = &mut req.input;
         let (up_id, _) = self
-            .resolve_upload(&i.upload_id, &i.bucket, &i.key, false)
+            .resolve_upload(&i.upload_id, &i.bucket, &i.key, false, None)
             .await?;
         i.upload_id = up_id;
         let mut resp = self.up.list_parts(req).await?;
@@ -330,6 +351,9 @@ impl Seal {
             if_none_match: i.copy_source_if_none_match.clone(),
             if_modified_since: i.copy_source_if_modified_since.clone(),
             if_unmodified_since: i.copy_source_if_unmodified_since.clone(),
+            sse_customer_algorithm: i.copy_source_sse_customer_algorithm.clone(),
+            sse_customer_key: i.copy_source_sse_customer_key.clone(),
+            sse_customer_key_md5: i.copy_source_sse_customer_key_md5.clone(),
             ..Default::default()
         };
         let src = self
@@ -347,6 +371,9 @@ impl Seal {
             part_number: i.part_number,
             content_length: src.content_length,
             body: src.body,
+            sse_customer_algorithm: i.sse_customer_algorithm.clone(),
+            sse_customer_key: i.sse_customer_key.clone(),
+            sse_customer_key_md5: i.sse_customer_key_md5.clone(),
             ..Default::default()
         };
         let mut part_req = sub_request(&req, part_in);

@@ -2,7 +2,7 @@
 
 use super::body::{Expectations, OpeningStream, PutFailure, sealed_body, take_outcome};
 use super::etag::{self, Preconditions};
-use super::{Seal, meta, sub_request};
+use super::{Seal, meta, ssec, sub_request};
 use crate::format::size::{self, ByteRange, RangePlan};
 use crate::format::{Expect, StreamOpener};
 use s3s::dto::*;
@@ -37,7 +37,12 @@ impl Seal {
         meta::reject_reserved(input.metadata.as_ref())?;
         meta::stamp_owner(&mut input.metadata, req.credentials.as_ref());
         let length = plaintext_length(input.content_length, &req.headers)?;
-        let (dek, wrapped) = self.keys.new_dek(&input.key).await?;
+        let customer = ssec::take(
+            &mut input.sse_customer_algorithm,
+            &mut input.sse_customer_key,
+            &mut input.sse_customer_key_md5,
+        )?;
+        let (dek, wrapped) = self.keys.new_dek(&input.key, customer.as_ref()).await?;
         let seg = self.segment;
 
         let mut expect = Expectations {
@@ -80,6 +85,10 @@ impl Seal {
         };
         let out = &mut resp.output;
         out.e_tag = Some(ETag::Strong(hex::encode(md5)));
+        if let Some(c) = &customer {
+            out.sse_customer_algorithm = Some("AES256".into());
+            out.sse_customer_key_md5 = Some(c.md5_b64.clone());
+        }
         set_checksums_put(out, sums);
         out.size = Some(length as i64);
         Ok(resp)
@@ -95,6 +104,12 @@ impl Seal {
         let range = req.input.range.take();
         // Plaintext checksums are not stored; GET omits them rather than show ciphertext's.
         req.input.checksum_mode = None;
+        let i = &mut req.input;
+        let customer = ssec::take(
+            &mut i.sse_customer_algorithm,
+            &mut i.sse_customer_key,
+            &mut i.sse_customer_key_md5,
+        )?;
 
         let part_number = req.input.part_number;
         let Some(range) = range else {
@@ -104,6 +119,7 @@ impl Seal {
             let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
             let Some(info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
                 self.refuse_plaintext(&bucket, &key)?;
+                ssec::plain_object(customer.as_ref())?;
                 pre.check(&up_etag, None, out.last_modified.as_ref())?;
                 return Ok(resp);
             };
@@ -120,10 +136,14 @@ impl Seal {
                 ),
                 _ => (expect_for(&info, &up_etag, 0, true), None),
             };
-            let opener = self.opener(&info, &key, expect).await?;
+            let opener = self.opener(&info, &key, expect, customer.as_ref()).await?;
             let body = out.body.take().unwrap_or_else(empty_blob);
             out.body = Some(self.opening(body, opener, 0, plain, &bucket, &key));
             finish_get(out, &info, visible, plain, content_range);
+            if let Some(c) = &customer {
+                out.sse_customer_algorithm = Some("AES256".into());
+                out.sse_customer_key_md5 = Some(c.md5_b64.clone());
+            }
             return Ok(resp);
         };
 
@@ -143,6 +163,7 @@ impl Seal {
         let up_etag = head.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
         let Some(info) = meta::parse(head.metadata.as_ref()).map_err(bad_meta)? else {
             self.refuse_plaintext(&bucket, &key)?;
+            ssec::plain_object(customer.as_ref())?;
             req.input.range = Some(range);
             restore_preconditions_get(&mut req.input, pre);
             return self.up.get_object(req).await;
@@ -161,12 +182,16 @@ impl Seal {
         let mut resp = self.up.get_object(req).await?;
         let reaches_end = plan.stored_last + 1 >= stored;
         let expect = expect_for(&info, &up_etag, plan.first_segment, reaches_end);
-        let opener = self.opener(&info, &key, expect).await?;
+        let opener = self.opener(&info, &key, expect, customer.as_ref()).await?;
         let out = &mut resp.output;
         let body = out.body.take().unwrap_or_else(empty_blob);
         out.body = Some(self.opening(body, opener, plan.skip, plan.deliver, &bucket, &key));
         let content_range = format!("bytes {}-{}/{plain}", plan.plain_first, plan.plain_last);
         finish_get(out, &info, visible, plan.deliver, Some(content_range));
+        if let Some(c) = &customer {
+            out.sse_customer_algorithm = Some("AES256".into());
+            out.sse_customer_key_md5 = Some(c.md5_b64.clone());
+        }
         Ok(resp)
     }
 
@@ -184,16 +209,32 @@ impl Seal {
         };
         i.checksum_mode = None;
         i.range = None;
+        let customer = ssec::take(
+            &mut i.sse_customer_algorithm,
+            &mut i.sse_customer_key,
+            &mut i.sse_customer_key_md5,
+        )?;
         let mut resp = self.up.head_object(req).await?;
         let out = &mut resp.output;
         let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
         let Some(info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
             self.refuse_plaintext(&bucket, &key)?;
+            ssec::plain_object(customer.as_ref())?;
             pre.check(&up_etag, None, out.last_modified.as_ref())?;
             return Ok(resp);
         };
         let visible = etag::visible(&up_etag);
         pre.check(&visible, info.md5.as_deref(), out.last_modified.as_ref())?;
+        if info.kek == ssec::SSEC_ID || customer.is_some() {
+            // HEAD of a customer-key object proves the key, as S3 does.
+            self.keys
+                .open(&info.kek, &info.dek_b64, &key, customer.as_ref())
+                .await?;
+        }
+        if let Some(c) = &customer {
+            out.sse_customer_algorithm = Some("AES256".into());
+            out.sse_customer_key_md5 = Some(c.md5_b64.clone());
+        }
         let stored = out.content_length.unwrap_or(0).max(0) as u64;
         let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
         out.content_length = Some(plain as i64);
@@ -215,8 +256,12 @@ impl Seal {
         info: &meta::SealInfo,
         key: &str,
         expect: Expect,
+        customer: Option<&ssec::CustomerKey>,
     ) -> S3Result<StreamOpener> {
-        let dek = self.keys.open(&info.kek, &info.dek_b64, key).await?;
+        let dek = self
+            .keys
+            .open(&info.kek, &info.dek_b64, key, customer)
+            .await?;
         Ok(StreamOpener::new(&dek, info.segment, expect))
     }
 

@@ -45,6 +45,14 @@ sys.exit(0 if a == b else 1)
 PY
 ok "ranged get across a segment boundary"
 
+# aws s3 presign: a link anyone can fetch until it expires.
+url=$(aws s3 presign s3://compat/small.txt --expires-in 60) || fail "presign"
+python3 -c "import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1]).read())" "$url" >"$WORK/presigned.out" || fail "presigned GET"
+cmp "$WORK/src/small.txt" "$WORK/presigned.out" || fail "presigned GET differs"
+bad=${url/small.txt/big.bin}
+python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1])" "$bad" 2>/dev/null && fail "a presigned URL edited to another key worked"
+ok "aws s3 presign link works, an edited link does not"
+
 # SSE-C: the object is sealed under the client's key; without it or with another, no read.
 printf '%s' "0123456789abcdef0123456789abcdef" >"$WORK/ssec.key"
 printf '%s' "fedcba9876543210fedcba9876543210" >"$WORK/ssec.wrong"

@@ -112,6 +112,19 @@ pub struct ServerConfig {
     /// Seconds to let in-flight requests finish after SIGINT/SIGTERM.
     #[serde(default = "default_grace")]
     pub shutdown_grace_secs: u64,
+    /// Requests served at once; more get 503 SlowDown. 0: unlimited.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent_requests: usize,
+    /// Seconds a client may take to send request headers (also closes idle keep-alive
+    /// connections), so slow or stalled clients cannot hold connections open.
+    #[serde(default = "default_header_timeout")]
+    pub header_read_timeout_secs: u64,
+    /// Serve Prometheus metrics at GET /metrics (no authentication; no secrets in it).
+    #[serde(default = "default_true")]
+    pub metrics: bool,
+    /// Log format: "text" or "json".
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
     /// Directory for generated state of the embedded default (key file, credentials).
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
@@ -198,6 +211,19 @@ pub struct EncryptionConfig {
     pub dek_cache_ttl_secs: u64,
 }
 
+fn default_max_concurrent() -> usize {
+    1024
+}
+fn default_header_timeout() -> u64 {
+    30
+}
+fn default_true() -> bool {
+    true
+}
+fn default_log_format() -> String {
+    "text".into()
+}
+
 fn default_listen() -> SocketAddr {
     DEFAULT_LISTEN.parse().expect("constant address")
 }
@@ -229,6 +255,10 @@ impl Default for ServerConfig {
             listen: default_listen(),
             shutdown_grace_secs: default_grace(),
             state_dir: default_state_dir(),
+            max_concurrent_requests: default_max_concurrent(),
+            header_read_timeout_secs: default_header_timeout(),
+            metrics: true,
+            log_format: default_log_format(),
         }
     }
 }
@@ -306,6 +336,18 @@ impl Config {
             return err(
                 "encryption.segment_size",
                 format!("{seg} is out of range; allowed 1024 ..= 16777216 bytes (default 65536)"),
+            );
+        }
+        if !matches!(self.server.log_format.as_str(), "text" | "json") {
+            return err(
+                "server.log_format",
+                format!("{:?}: allowed \"text\" or \"json\"", self.server.log_format),
+            );
+        }
+        if self.server.header_read_timeout_secs == 0 {
+            return err(
+                "server.header_read_timeout_secs",
+                "must be at least 1 (default 30)".into(),
             );
         }
         if self.encryption.dek_cache_entries == 0 {

@@ -49,7 +49,7 @@ pub struct Gateway {
     pub service: S3Service,
     pub banner: Banner,
     grace: Duration,
-    throttle: Arc<crate::throttle::Throttle>,
+    ops: Arc<crate::server::Ops>,
 }
 
 impl Gateway {
@@ -72,6 +72,18 @@ impl Gateway {
         if let crate::config::UpstreamConfig::Local { path } = &cfg.upstream {
             seal = seal.with_local_root(path.clone());
         }
+        let ops = crate::server::Ops {
+            throttle: crate::throttle::Throttle::new(cfg.auth.clone()),
+            metrics: Default::default(),
+            seal: Some(seal.clone()),
+            slots: (cfg.server.max_concurrent_requests > 0).then(|| {
+                Arc::new(tokio::sync::Semaphore::new(
+                    cfg.server.max_concurrent_requests,
+                ))
+            }),
+            serve_metrics: cfg.server.metrics,
+            header_read_timeout: Duration::from_secs(cfg.server.header_read_timeout_secs),
+        };
         let mut b = S3ServiceBuilder::new(seal);
         b.set_auth(auth);
         b.set_access(crate::policy::Policy::from_config(&cfg.users));
@@ -85,7 +97,7 @@ impl Gateway {
                 users,
             },
             grace: Duration::from_secs(cfg.server.shutdown_grace_secs),
-            throttle: Arc::new(crate::throttle::Throttle::new(cfg.auth.clone())),
+            ops: Arc::new(ops),
         })
     }
 
@@ -108,7 +120,7 @@ impl Gateway {
             serve: Box::pin(server::serve(
                 listener,
                 self.service,
-                self.throttle,
+                self.ops,
                 shutdown,
                 self.grace,
             )),

@@ -24,6 +24,7 @@ pub mod credentials;
 pub mod format;
 pub mod gateway;
 pub mod keys;
+pub mod metrics;
 pub mod policy;
 pub mod seal;
 pub mod server;

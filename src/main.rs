@@ -44,13 +44,6 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("S3SEAL_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -61,6 +54,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs go to stderr, filtered by `S3SEAL_LOG` (default `info`), as text or JSON lines.
+///
+/// The s3s crates log whole requests at debug level, headers included, and SSE-C requests
+/// carry the customer's key in a header; so they are capped at `warn` whatever the filter
+/// says. A test runs a full workload at debug and greps the output for secrets.
+fn init_logs(json: bool) {
+    const CAP: &str = "s3s::=warn,s3s_fs=warn,s3s_aws=warn";
+    let wanted = std::env::var("S3SEAL_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{wanted},{CAP}"))
+        .unwrap_or_else(|_| format!("info,{CAP}").into());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Serve { config, listen } => {
@@ -68,6 +81,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(p) => Config::load(p)?,
                 None => Config::default(),
             };
+            init_logs(cfg.server.log_format == "json");
             if let Some(l) = listen {
                 cfg.server.listen = l;
             }
@@ -85,6 +99,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             add,
             activate,
         } => {
+            init_logs(false);
             use s3seal::keys::{add_key, generate_key_file};
             if add {
                 add_key(&key_file, &id, activate)?;

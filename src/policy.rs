@@ -54,10 +54,18 @@ struct Rule {
     perms: Vec<Perm>,
 }
 
-/// Marks a request whose signature verified, so the throttle does not count a policy denial
-/// (the user proved their key) as a failed login.
+/// What the S3 layer learned about a request, for the HTTP layer's throttle, metrics and
+/// logs: whether its signature verified (a policy denial is then not a failed login), its
+/// operation and its user.
 #[derive(Clone, Default)]
-pub struct Authenticated(pub Arc<AtomicBool>);
+pub struct RequestInfo(pub Arc<RequestFacts>);
+
+#[derive(Default)]
+pub struct RequestFacts {
+    pub authenticated: AtomicBool,
+    pub op: std::sync::OnceLock<String>,
+    pub user: std::sync::OnceLock<String>,
+}
 
 /// The rules of every proxy user. `None`: no rules, full access.
 #[derive(Default)]
@@ -188,10 +196,13 @@ impl S3Access for Policy {
         let Some(user) = cx.credentials().map(|c| c.access_key.clone()) else {
             return Err(s3_error!(AccessDenied, "Signature is required"));
         };
-        if let Some(a) = cx.extensions_mut().get::<Authenticated>() {
-            a.0.store(true, Ordering::Relaxed);
+        let op = cx.s3_op().name().to_owned();
+        let op = op.as_str();
+        if let Some(a) = cx.extensions_mut().get::<RequestInfo>() {
+            a.0.authenticated.store(true, Ordering::Relaxed);
+            let _ = a.0.op.set(op.to_owned());
+            let _ = a.0.user.set(user.clone());
         }
-        let op = cx.s3_op().name();
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (String::new(), String::new()),
             S3Path::Bucket { bucket } => (bucket.to_string(), String::new()),

@@ -1,29 +1,81 @@
-//! The HTTP side: listener, the unauthenticated `/healthz`, and graceful shutdown.
-//! Everything S3 is handed to the s3s service (SigV4, routing, XML).
+//! The HTTP side: listener, the gateway's own endpoints (`/healthz`, `/readyz`, `/metrics`),
+//! failed-login throttling, the concurrency limit, one log line per request, and graceful
+//! shutdown. Everything S3 is handed to the s3s service (SigV4, routing, XML).
 
-use crate::policy::Authenticated;
+use crate::metrics::{External, Metrics};
+use crate::policy::RequestInfo;
+use crate::seal::Seal;
 use crate::throttle::{Throttle, Verdict, claimed_access_key};
+use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::S3Service;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// What the HTTP layer shares across connections.
+pub struct Ops {
+    pub throttle: Throttle,
+    pub metrics: Metrics,
+    /// The S3 layer, for readiness (its upstream) and its counters. None in bare test servers.
+    pub seal: Option<Seal>,
+    /// Permits for concurrent requests; None: unlimited.
+    pub slots: Option<Arc<Semaphore>>,
+    pub serve_metrics: bool,
+    pub header_read_timeout: Duration,
+}
+
+impl Ops {
+    /// Defaults for a bare s3s service (tests' direct store access).
+    pub fn bare() -> Ops {
+        Ops {
+            throttle: Throttle::new(Default::default()),
+            metrics: Metrics::default(),
+            seal: None,
+            slots: None,
+            serve_metrics: false,
+            header_read_timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn external(&self) -> External {
+        let (decrypt_failures, cache) = match &self.seal {
+            Some(s) => (
+                s.stats.decrypt_failures.load(Ordering::Relaxed),
+                s.cache_stats(),
+            ),
+            None => (0, Default::default()),
+        };
+        External {
+            decrypt_failures,
+            dek_cache_hits: cache.hits,
+            dek_cache_misses: cache.misses,
+            kek_unwraps: cache.misses,
+        }
+    }
+}
 
 /// Serves `service` on `listener` until `shutdown` resolves, then lets in-flight requests
 /// finish for up to `grace` before returning.
 pub async fn serve(
     listener: TcpListener,
     service: S3Service,
-    throttle: Arc<Throttle>,
+    ops: Arc<Ops>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
-    let http = ConnBuilder::new(TokioExecutor::new());
+    let mut http = ConnBuilder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(ops.header_read_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -42,7 +94,7 @@ pub async fn serve(
         let _ = socket.set_nodelay(true);
         let svc = Router {
             s3: service.clone(),
-            throttle: throttle.clone(),
+            ops: ops.clone(),
             peer,
         };
         let conn = http.serve_connection(TokioIo::new(socket), svc);
@@ -76,11 +128,10 @@ pub async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// Splits the gateway's own endpoints from S3 traffic, and throttles failed logins.
 #[derive(Clone)]
 struct Router {
     s3: S3Service,
-    throttle: Arc<Throttle>,
+    ops: Arc<Ops>,
     peer: SocketAddr,
 }
 
@@ -90,47 +141,221 @@ impl hyper::service::Service<http::Request<Incoming>> for Router {
     type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
-        if req.uri().path() == "/healthz" && req.method() == http::Method::GET {
-            return Box::pin(async { Ok(text_response(200, "ok\n")) });
+        let ops = self.ops.clone();
+        if req.method() == http::Method::GET {
+            match req.uri().path() {
+                "/healthz" => return Box::pin(async { Ok(text(200, "ok\n".into())) }),
+                "/readyz" => return Box::pin(async move { Ok(ready(&ops).await) }),
+                "/metrics" if ops.serve_metrics => {
+                    return Box::pin(async move {
+                        let mut r = text(200, ops.metrics.render(&ops.external()));
+                        r.headers_mut().insert(
+                            http::header::CONTENT_TYPE,
+                            http::HeaderValue::from_static("text/plain; version=0.0.4"),
+                        );
+                        Ok(r)
+                    });
+                }
+                _ => {}
+            }
         }
         let (mut parts, body) = req.into_parts();
         let ip = self.peer.ip();
         let claimed = claimed_access_key(&parts);
-        if let Verdict::Refuse(left) = self.throttle.check(ip, &claimed) {
-            return Box::pin(async move { Ok(slow_down(left)) });
+        if let Verdict::Refuse(left) = ops.throttle.check(ip, &claimed) {
+            ops.metrics.throttled.fetch_add(1, Ordering::Relaxed);
+            return Box::pin(async move {
+                Ok(slow_down(
+                    left,
+                    "Too many failed authentication attempts from this address for this access key; try again later.",
+                ))
+            });
         }
-        let seen = Authenticated::default();
-        parts.extensions.insert(seen.clone());
+        let permit = match &ops.slots {
+            Some(s) => match s.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    ops.metrics.overloaded.fetch_add(1, Ordering::Relaxed);
+                    return Box::pin(async {
+                        Ok(slow_down(
+                            Duration::from_secs(1),
+                            "The gateway is serving its maximum number of concurrent requests; retry.",
+                        ))
+                    });
+                }
+            },
+            None => None,
+        };
+        let info = RequestInfo::default();
+        parts.extensions.insert(info.clone());
+        let method = parts.method.clone();
+        let path = parts.uri.path().to_owned();
+        let declared_in = content_length(&parts.headers);
+        let request_id = format!("{:016x}", rand::random::<u64>());
+        let start = Instant::now();
+        ops.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+        let guard = InFlight {
+            ops: ops.clone(),
+            _permit: permit,
+        };
         let fut = hyper::service::Service::call(&self.s3, http::Request::from_parts(parts, body));
-        let throttle = self.throttle.clone();
+        let peer = self.peer;
         Box::pin(async move {
             let resp = fut.await?;
-            if seen.0.load(Ordering::Relaxed) {
-                throttle.success(ip, &claimed);
-            } else if resp.status() == http::StatusCode::FORBIDDEN {
-                let delay = throttle.failure(ip, &claimed);
+            let status = resp.status().as_u16();
+            let facts = &info.0;
+            if facts.authenticated.load(Ordering::Relaxed) {
+                ops.throttle.success(ip, &claimed);
+            } else if status == 403 {
+                ops.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+                let delay = ops.throttle.failure(ip, &claimed);
                 tokio::time::sleep(delay).await;
             }
-            Ok(resp)
+            let op = facts.op.get().map_or("unknown", String::as_str);
+            let took = start.elapsed();
+            ops.metrics.request(op, status, took);
+            ops.metrics
+                .bytes_received
+                .fetch_add(declared_in, Ordering::Relaxed);
+            let (bucket, key) = split_path(&path);
+            let user = facts.user.get().map_or("-", String::as_str);
+            let out_len = content_length(resp.headers());
+            tracing::info!(
+                target: "s3seal::access",
+                request_id = %request_id,
+                %peer,
+                %method,
+                operation = op,
+                user,
+                bucket,
+                key,
+                status,
+                bytes_in = declared_in,
+                bytes_out = out_len,
+                duration_ms = took.as_secs_f64() * 1000.0,
+                "request"
+            );
+            let (mut parts, body) = resp.into_parts();
+            if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+                parts.headers.insert("x-amz-request-id", v);
+            }
+            let body = s3s::Body::http_body(Counted { inner: body, guard });
+            Ok(http::Response::from_parts(parts, body))
         })
     }
 }
 
-fn text_response(status: u16, body: &str) -> s3s::HttpResponse {
+/// Path-style `/bucket/key...`, percent-decoded for the log.
+fn split_path(path: &str) -> (String, String) {
+    let p = path.trim_start_matches('/');
+    let (b, k) = p.split_once('/').unwrap_or((p, ""));
+    let dec = |s: &str| percent_decode(s).unwrap_or_else(|| s.to_owned());
+    (dec(b), dec(k))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(u8::from_str_radix(std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn content_length(h: &http::HeaderMap) -> u64 {
+    h.get("x-amz-decoded-content-length")
+        .or_else(|| h.get(http::header::CONTENT_LENGTH))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The upstream answers: a ListBuckets round trip (no data read, works with any credential
+/// that can list).
+async fn ready(ops: &Ops) -> s3s::HttpResponse {
+    let Some(seal) = &ops.seal else {
+        return text(200, "ready\n".into());
+    };
+    match tokio::time::timeout(Duration::from_secs(5), seal.probe_upstream()).await {
+        Ok(Ok(())) => text(200, "ready\n".into()),
+        Ok(Err(e)) => text(503, format!("upstream not ready: {e}\n")),
+        Err(_) => text(503, "upstream not ready: no answer within 5 s\n".into()),
+    }
+}
+
+fn text(status: u16, body: String) -> s3s::HttpResponse {
     http::Response::builder()
         .status(status)
         .header("content-type", "text/plain")
-        .body(s3s::Body::from(body.to_owned()))
+        .body(s3s::Body::from(body))
         .expect("static response")
 }
 
-/// What a locked-out source gets: S3's SlowDown, with a Retry-After.
-fn slow_down(left: Duration) -> s3s::HttpResponse {
-    let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Too many failed authentication attempts from this address for this access key; try again later.</Message></Error>";
+/// S3's SlowDown, with a Retry-After.
+fn slow_down(left: Duration, msg: &str) -> s3s::HttpResponse {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>{msg}</Message></Error>"
+    );
     http::Response::builder()
         .status(503)
         .header("content-type", "application/xml")
         .header("retry-after", left.as_secs().max(1).to_string())
-        .body(s3s::Body::from(xml.to_owned()))
+        .body(s3s::Body::from(xml))
         .expect("static response")
+}
+
+/// Held until the response body is done: the in-flight gauge and the concurrency permit
+/// cover streaming, not just the time to the headers.
+struct InFlight {
+    ops: Arc<Ops>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.ops.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The response body, counting bytes sent.
+struct Counted {
+    inner: s3s::Body,
+    guard: InFlight,
+}
+
+impl http_body::Body for Counted {
+    type Data = Bytes;
+    type Error = s3s::StdError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let r = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &r
+            && let Some(d) = f.data_ref()
+        {
+            self.guard
+                .ops
+                .metrics
+                .bytes_sent
+                .fetch_add(d.len() as u64, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }

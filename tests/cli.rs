@@ -213,3 +213,108 @@ fn keygen_creates_private_key_file_then_adds_and_activates() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("KEK id 'bad id'"));
 }
+
+/// A full workload with debug logging (JSON and text): the logs name every request but never
+/// contain a secret, a key, or a byte of plaintext.
+#[tokio::test]
+async fn debug_logs_never_contain_secrets_keys_or_plaintext() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use base64::Engine;
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = "sEcReT-proxy-user-key-0123456789";
+        let cfg = dir.path().join("gw.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\nlog_format = \"{format}\"\n[upstream]\nkind = \"local\"\npath = \"data\"\n[keys]\nprovider = \"file\"\npath = \"keys.toml\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"loguser\"\nsecret_key = \"{secret}\"\n"
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .env("S3SEAL_LOG", "debug")
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        let endpoint = first.split_whitespace().last().unwrap().to_owned();
+        let stderr = child.stderr.take().unwrap();
+        let log = std::thread::spawn(move || {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut s).unwrap();
+            s
+        });
+
+        let marker = "PLAINTEXT-MARKER-must-not-be-logged";
+        let body: Vec<u8> = marker.repeat(4000).into_bytes();
+        let c = support::client(&endpoint, "loguser", secret);
+        c.create_bucket().bucket("logs").send().await.unwrap();
+        c.put_object()
+            .bucket("logs")
+            .key("k")
+            .metadata("note", "fine")
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .unwrap();
+        let got = c.get_object().bucket("logs").key("k").send().await.unwrap();
+        assert_eq!(
+            got.body.collect().await.unwrap().into_bytes().as_ref(),
+            &body[..]
+        );
+        let ck = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        let ck_md5 = base64::engine::general_purpose::STANDARD
+            .encode(<md5::Md5 as md5::Digest>::digest([9u8; 32]));
+        c.put_object()
+            .bucket("logs")
+            .key("c")
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&ck)
+            .sse_customer_key_md5(&ck_md5)
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .unwrap();
+        let bad = support::client(&endpoint, "loguser", "wrong-secret-value");
+        assert!(bad.list_buckets().send().await.is_err());
+
+        // SIGTERM, so the gateway drains and flushes its logs.
+        let st = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        child.wait().unwrap();
+        let logs = log.join().unwrap();
+        let kek_file = std::fs::read_to_string(dir.path().join("keys.toml")).unwrap();
+        let kek = kek_file
+            .lines()
+            .find(|l| l.starts_with("k1 ="))
+            .unwrap()
+            .split('"')
+            .nth(1)
+            .unwrap();
+        assert!(
+            logs.contains("PutObject") && logs.contains("s3seal::access"),
+            "{format}: request lines are logged"
+        );
+        for (what, needle) in [
+            ("user secret", secret),
+            ("plaintext", marker),
+            ("KEK", kek),
+            ("customer key", ck.as_str()),
+        ] {
+            assert!(
+                !logs.contains(needle),
+                "{format}: the {what} appears in the logs"
+            );
+        }
+    }
+}

@@ -61,6 +61,31 @@ impl Seal {
         }
     }
 
+    /// Unwrapped-key cache counters, for metrics.
+    pub fn cache_stats(&self) -> crate::keys::CacheStats {
+        self.keys.keyring().cache_stats()
+    }
+
+    /// One cheap call to the store (ListBuckets), for /readyz.
+    pub async fn probe_upstream(&self) -> Result<(), String> {
+        let req = S3Request {
+            input: ListBucketsInput::default(),
+            method: http::Method::GET,
+            uri: http::Uri::from_static("/"),
+            headers: http::HeaderMap::new(),
+            extensions: http::Extensions::new(),
+            credentials: None,
+            region: None,
+            service: None,
+            trailing_headers: None,
+        };
+        self.up
+            .list_buckets(req)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{}: {}", e.code().as_str(), e.message().unwrap_or("")))
+    }
+
     pub fn with_bucket_policies(mut self, p: bucket_policy::BucketPolicies) -> Self {
         self.buckets = Arc::new(p);
         self

@@ -265,7 +265,7 @@ async fn serve_plain_fs(root: &std::path::Path) -> String {
     tokio::spawn(s3seal::server::serve(
         listener,
         service,
-        std::sync::Arc::new(s3seal::throttle::Throttle::new(Default::default())),
+        std::sync::Arc::new(s3seal::server::Ops::bare()),
         std::future::pending(),
         std::time::Duration::from_secs(1),
     ));

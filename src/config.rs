@@ -63,6 +63,15 @@ pub struct BucketPolicyConfig {
     pub allowed_content_types: Vec<String>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, PEM, leaf first.
+    pub cert: PathBuf,
+    /// Private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
 /// Failed-authentication throttling, per (source address, access key).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +131,8 @@ pub struct ServerConfig {
     /// Serve Prometheus metrics at GET /metrics (no authentication; no secrets in it).
     #[serde(default = "default_true")]
     pub metrics: bool,
+    /// TLS on the client listener: PEM files, reloaded on SIGHUP.
+    pub tls: Option<TlsConfig>,
     /// Log format: "text" or "json".
     #[serde(default = "default_log_format")]
     pub log_format: String,
@@ -259,6 +270,7 @@ impl Default for ServerConfig {
             header_read_timeout_secs: default_header_timeout(),
             metrics: true,
             log_format: default_log_format(),
+            tls: None,
         }
     }
 }

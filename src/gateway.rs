@@ -72,7 +72,17 @@ impl Gateway {
         if let crate::config::UpstreamConfig::Local { path } = &cfg.upstream {
             seal = seal.with_local_root(path.clone());
         }
+        let tls = match &cfg.server.tls {
+            Some(t) => {
+                let tls = crate::tls::Tls::load(&t.cert, &t.key)?;
+                #[cfg(unix)]
+                tls.reload_on_sighup()?;
+                Some(tls)
+            }
+            None => None,
+        };
         let ops = crate::server::Ops {
+            tls,
             throttle: crate::throttle::Throttle::new(cfg.auth.clone()),
             metrics: Default::default(),
             seal: Some(seal.clone()),
@@ -113,7 +123,12 @@ impl Gateway {
             .map_err(|e| anyhow::anyhow!("server.listen {addr}: cannot listen: {e}"))?;
         let local = listener.local_addr()?;
         let mut banner = self.banner;
-        banner.endpoint = format!("http://{local}");
+        let scheme = if self.ops.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        banner.endpoint = format!("{scheme}://{local}");
         Ok(Running {
             addr: local,
             banner,

@@ -15,6 +15,7 @@
 //!   binary and by the tests alike.
 //! - [`server`]: listener, `/healthz`, graceful shutdown.
 //! - [`policy`]: per-user grants (buckets, prefixes, read/write/delete/list/admin).
+//! - [`tls`]: the client listener's certificate, reloaded on SIGHUP.
 //! - [`throttle`]: failed-authentication throttling per (source, access key).
 //! - [`credentials`]: generated credentials of the embedded default.
 
@@ -29,4 +30,5 @@ pub mod policy;
 pub mod seal;
 pub mod server;
 pub mod throttle;
+pub mod tls;
 pub mod upstream;

@@ -31,6 +31,8 @@ pub struct Ops {
     pub slots: Option<Arc<Semaphore>>,
     pub serve_metrics: bool,
     pub header_read_timeout: Duration,
+    /// TLS on the listener; None: plain HTTP.
+    pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
 impl Ops {
@@ -43,6 +45,7 @@ impl Ops {
             slots: None,
             serve_metrics: false,
             header_read_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 
@@ -97,13 +100,42 @@ pub async fn serve(
             ops: ops.clone(),
             peer,
         };
-        let conn = http.serve_connection(TokioIo::new(socket), svc);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                tracing::debug!(%err, %peer, "connection ended with error");
+        let watcher = graceful.watcher();
+        let http = http.clone();
+        match ops.tls.as_ref().map(|t| t.acceptor()) {
+            None => {
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), svc)
+                    .into_owned();
+                tokio::spawn(async move {
+                    if let Err(err) = watcher.watch(conn).await {
+                        tracing::debug!(%err, %peer, "connection ended with error");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                let handshake_timeout = ops.header_read_timeout;
+                tokio::spawn(async move {
+                    let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(socket))
+                        .await
+                    {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(err)) => {
+                            tracing::debug!(%err, %peer, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn = http.serve_connection(TokioIo::new(tls), svc).into_owned();
+                    if let Err(err) = watcher.watch(conn).await {
+                        tracing::debug!(%err, %peer, "connection ended with error");
+                    }
+                });
+            }
+        }
     }
     tracing::info!("shutting down: draining in-flight requests");
     tokio::select! {

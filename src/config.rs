@@ -179,6 +179,20 @@ pub enum KeysConfig {
     },
     /// `S3SEAL_KEK_<ID>` variables plus `S3SEAL_KEK_ACTIVE`.
     Env,
+    /// AWS KMS (or a KMS-compatible endpoint): DEKs wrapped with Encrypt/Decrypt.
+    Kms {
+        /// s3seal KEK id → KMS key id, ARN or alias, e.g. { main = "alias/s3seal" }.
+        kms_keys: std::collections::BTreeMap<String, String>,
+        /// The id new objects are wrapped under.
+        active: String,
+        #[serde(default = "default_region")]
+        region: String,
+        /// e.g. http://127.0.0.1:4566; default: AWS.
+        endpoint: Option<String>,
+        /// Static credentials; default: the AWS credential chain.
+        access_key_id: Option<String>,
+        secret_access_key_env: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -57,7 +57,7 @@ impl Gateway {
     pub async fn build(cfg: &Config) -> anyhow::Result<Gateway> {
         let up = upstream::build(&cfg.upstream).await?;
         let (auth, generated_user, users) = users(cfg)?;
-        let provider = key_provider(&cfg.keys)?;
+        let provider = key_provider(&cfg.keys).await?;
         let key_provider = provider.describe();
         let e = &cfg.encryption;
         let ring = Keyring::new(
@@ -151,7 +151,7 @@ pub struct Running {
 }
 
 /// Loads the KEKs; the embedded default creates its key file on first start.
-fn key_provider(cfg: &KeysConfig) -> anyhow::Result<Arc<dyn KekProvider>> {
+pub async fn key_provider(cfg: &KeysConfig) -> anyhow::Result<Arc<dyn KekProvider>> {
     Ok(match cfg {
         KeysConfig::File {
             path,
@@ -170,6 +170,34 @@ fn key_provider(cfg: &KeysConfig) -> anyhow::Result<Arc<dyn KekProvider>> {
             Arc::new(crate::keys::load_key_file(path)?)
         }
         KeysConfig::Env => Arc::new(crate::keys::from_env(std::env::vars())?),
+        KeysConfig::Kms {
+            kms_keys,
+            active,
+            region,
+            endpoint,
+            access_key_id,
+            secret_access_key_env,
+        } => {
+            let creds = match (access_key_id, secret_access_key_env) {
+                (Some(ak), Some(var)) => Some((
+                    ak.clone(),
+                    std::env::var(var).map_err(|_| {
+                        anyhow::anyhow!("keys.secret_access_key_env names {var}, which is not set")
+                    })?,
+                )),
+                (None, None) => None,
+                _ => anyhow::bail!(
+                    "keys: give both access_key_id and secret_access_key_env, or neither to use the AWS credential chain"
+                ),
+            };
+            let client = crate::upstream::kms_client(endpoint.as_deref(), region, creds).await;
+            Arc::new(crate::keys::kms::KmsKeks::new(
+                client,
+                kms_keys.clone(),
+                active.clone(),
+                endpoint.as_deref(),
+            )?)
+        }
     })
 }
 

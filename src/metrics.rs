@@ -73,6 +73,7 @@ pub struct External {
     pub dek_cache_hits: u64,
     pub dek_cache_misses: u64,
     pub kek_unwraps: u64,
+    pub key_provider_calls: u64,
 }
 
 impl Metrics {
@@ -172,6 +173,12 @@ impl Metrics {
             "Calls to the key provider to unwrap a data key (KMS calls for KMS providers).",
             ext.kek_unwraps,
         );
+        counter(
+            &mut o,
+            "s3seal_key_provider_calls_total",
+            "Requests to a remote key provider (KMS Encrypt/Decrypt).",
+            ext.key_provider_calls,
+        );
         let _ = writeln!(
             o,
             "# HELP s3seal_in_flight_requests Requests being served now.\n# TYPE s3seal_in_flight_requests gauge\ns3seal_in_flight_requests {}",
@@ -196,6 +203,7 @@ mod tests {
             dek_cache_hits: 2,
             dek_cache_misses: 3,
             kek_unwraps: 3,
+            key_provider_calls: 0,
         });
         assert!(t.contains("s3seal_requests_total{operation=\"GetObject\",status=\"200\"} 2"));
         assert!(t.contains(

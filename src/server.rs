@@ -50,18 +50,20 @@ impl Ops {
     }
 
     fn external(&self) -> External {
-        let (decrypt_failures, cache) = match &self.seal {
+        let (decrypt_failures, cache, calls) = match &self.seal {
             Some(s) => (
                 s.stats.decrypt_failures.load(Ordering::Relaxed),
                 s.cache_stats(),
+                s.key_provider_calls(),
             ),
-            None => (0, Default::default()),
+            None => (0, Default::default(), 0),
         };
         External {
             decrypt_failures,
             dek_cache_hits: cache.hits,
             dek_cache_misses: cache.misses,
             kek_unwraps: cache.misses,
+            key_provider_calls: calls,
         }
     }
 }

@@ -66,15 +66,8 @@ pub async fn build(cfg: &UpstreamConfig) -> anyhow::Result<Upstream> {
     }
 }
 
-/// An aws-sdk-s3 client for the upstream. The SDK's own request checksums are limited to
-/// operations that require them: the gateway sends ciphertext it produced itself, and checks
-/// the client's plaintext checksums on its own.
-pub async fn s3_client(
-    endpoint: Option<&str>,
-    region: &str,
-    path_style: bool,
-    static_creds: Option<(String, String)>,
-) -> aws_sdk_s3::Client {
+/// Shared AWS config: region and optional static credentials, else the credential chain.
+async fn aws_shared(region: &str, static_creds: Option<(String, String)>) -> aws_config::SdkConfig {
     use aws_config::{BehaviorVersion, Region};
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
@@ -87,7 +80,33 @@ pub async fn s3_client(
             "s3seal-config",
         ));
     }
-    let shared = loader.load().await;
+    loader.load().await
+}
+
+/// A KMS client for the KMS key provider.
+pub async fn kms_client(
+    endpoint: Option<&str>,
+    region: &str,
+    static_creds: Option<(String, String)>,
+) -> aws_sdk_kms::Client {
+    let shared = aws_shared(region, static_creds).await;
+    let mut b = aws_sdk_kms::config::Builder::from(&shared);
+    if let Some(ep) = endpoint {
+        b = b.endpoint_url(ep);
+    }
+    aws_sdk_kms::Client::from_conf(b.build())
+}
+
+/// An aws-sdk-s3 client for the upstream. The SDK's own request checksums are limited to
+/// operations that require them: the gateway sends ciphertext it produced itself, and checks
+/// the client's plaintext checksums on its own.
+pub async fn s3_client(
+    endpoint: Option<&str>,
+    region: &str,
+    path_style: bool,
+    static_creds: Option<(String, String)>,
+) -> aws_sdk_s3::Client {
+    let shared = aws_shared(region, static_creds).await;
     let mut b = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(path_style)
         .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)

@@ -62,8 +62,17 @@ impl KekProvider for LocalKeks {
         &self.active
     }
 
-    async fn wrap(&self, dek: &Dek, ctx: &WrapContext) -> Result<WrappedDek, KeyError> {
-        Ok(wrap(&self.keks[&self.active], &self.active, dek, ctx))
+    async fn wrap_under(
+        &self,
+        id: &str,
+        dek: &Dek,
+        ctx: &WrapContext,
+    ) -> Result<WrappedDek, KeyError> {
+        let kek = self
+            .keks
+            .get(id)
+            .ok_or_else(|| KeyError::UnknownKek(id.to_owned()))?;
+        Ok(wrap(kek, id, dek, ctx))
     }
 
     async fn unwrap(&self, w: &WrappedDek, ctx: &WrapContext) -> Result<Dek, KeyError> {

@@ -7,6 +7,7 @@ mod cache;
 mod env;
 mod file;
 mod kek;
+pub mod kms;
 mod local;
 mod wrap;
 
@@ -36,7 +37,7 @@ pub enum KeyError {
     Provider(String),
 }
 
-/// Where KEKs live. Implementations: local keys (file or environment); KMS later.
+/// Where KEKs live. Implementations: local keys (file or environment) and AWS KMS.
 #[async_trait::async_trait]
 pub trait KekProvider: Send + Sync {
     /// For the startup banner, e.g. "key file ./.s3seal/keys.toml (active k1)".
@@ -44,7 +45,21 @@ pub trait KekProvider: Send + Sync {
     /// The KEK id new objects are wrapped under.
     fn active_id(&self) -> &str;
     /// Wraps `dek` under the active KEK, bound to `ctx`.
-    async fn wrap(&self, dek: &Dek, ctx: &WrapContext) -> Result<WrappedDek, KeyError>;
+    async fn wrap(&self, dek: &Dek, ctx: &WrapContext) -> Result<WrappedDek, KeyError> {
+        let id = self.active_id().to_owned();
+        self.wrap_under(&id, dek, ctx).await
+    }
+    /// Wraps `dek` under KEK `id` (rotation targets a named KEK).
+    async fn wrap_under(
+        &self,
+        id: &str,
+        dek: &Dek,
+        ctx: &WrapContext,
+    ) -> Result<WrappedDek, KeyError>;
+    /// Remote calls made so far (KMS requests); 0 for providers that make none.
+    fn remote_calls(&self) -> u64 {
+        0
+    }
     /// Unwraps; fails unless KEK id, blob and `ctx` all match what was wrapped.
     async fn unwrap(&self, w: &WrappedDek, ctx: &WrapContext) -> Result<Dek, KeyError>;
 }

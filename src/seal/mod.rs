@@ -66,6 +66,11 @@ impl Seal {
         self.keys.keyring().cache_stats()
     }
 
+    /// Calls the key provider made to a remote service (KMS).
+    pub fn key_provider_calls(&self) -> u64 {
+        self.keys.keyring().provider().remote_calls()
+    }
+
     /// One cheap call to the store (ListBuckets), for /readyz.
     pub async fn probe_upstream(&self) -> Result<(), String> {
         let req = S3Request {

@@ -16,6 +16,8 @@
 //! - [`server`]: listener, `/healthz`, graceful shutdown.
 //! - [`policy`]: per-user grants (buckets, prefixes, read/write/delete/list/admin).
 //! - [`tls`]: the client listener's certificate, reloaded on SIGHUP.
+//! - [`rotate`]: rewrapping every DEK of a bucket under another KEK (`s3seal rotate`).
+//! - [`tools`]: `s3seal inspect` and `s3seal decrypt` (no gateway needed).
 //! - [`throttle`]: failed-authentication throttling per (source, access key).
 //! - [`credentials`]: generated credentials of the embedded default.
 
@@ -27,8 +29,10 @@ pub mod gateway;
 pub mod keys;
 pub mod metrics;
 pub mod policy;
+pub mod rotate;
 pub mod seal;
 pub mod server;
 pub mod throttle;
 pub mod tls;
+pub mod tools;
 pub mod upstream;

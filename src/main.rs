@@ -25,6 +25,45 @@ enum Cmd {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Rewrap every object's data key under another KEK (server-side copies, bodies untouched),
+    /// or with --check count objects per KEK so you know when an old KEK can be retired.
+    Rotate {
+        #[arg(long, short, env = "S3SEAL_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Target KEK id (default: the active one).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only report how many objects each KEK still protects.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Show an object's s3seal format details (never key material).
+    Inspect {
+        #[arg(long, short, env = "S3SEAL_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        key: String,
+    },
+    /// Decrypt an object without a running gateway: straight from the store (--bucket), or
+    /// offline from stored bytes on stdin and its metadata (--metadata, JSON).
+    Decrypt {
+        #[arg(long, short, env = "S3SEAL_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        bucket: Option<String>,
+        /// The object key (the wrapped data key is bound to it).
+        #[arg(long)]
+        key: String,
+        /// JSON object of the stored object's user metadata (x-amz-meta-* without the prefix).
+        #[arg(long)]
+        metadata: Option<PathBuf>,
+    },
     /// Create a key file (0600) holding one fresh key-encryption key, or add a key to one.
     Keygen {
         /// The key file to create or extend.
@@ -52,6 +91,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The config file, or the embedded default.
+fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    Ok(match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    })
 }
 
 /// Logs go to stderr, filtered by `S3SEAL_LOG` (default `info`), as text or JSON lines.
@@ -91,6 +138,111 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             print!("{}", running.banner);
             running.serve.await;
+            Ok(())
+        }
+        Cmd::Rotate {
+            config,
+            bucket,
+            prefix,
+            to,
+            check,
+        } => {
+            init_logs(false);
+            let cfg = load(config.as_deref())?;
+            let up = s3seal::upstream::build(&cfg.upstream).await?;
+            let keys = s3seal::gateway::key_provider(&cfg.keys).await?;
+            let target = (!check).then(|| to.unwrap_or_else(|| keys.active_id().to_owned()));
+            let mut n = 0u64;
+            let summary = s3seal::rotate::run(
+                &up,
+                keys.as_ref(),
+                &bucket,
+                prefix.as_deref(),
+                target.as_deref(),
+                |key, s| {
+                    n += 1;
+                    if n.is_multiple_of(100) || std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                        eprint!(
+                            "\r{n} objects ({} rewrapped, {} failed) {key:.60}\x1b[K",
+                            s.rewrapped, s.failed
+                        );
+                    }
+                },
+            )
+            .await?;
+            eprintln!();
+            match &target {
+                Some(t) => println!(
+                    "rotation to {t}: {} rewrapped, {} already current, {} unencrypted (skipped), {} customer-key (skipped), {} failed",
+                    summary.rewrapped,
+                    summary.already_current,
+                    summary.unencrypted,
+                    summary.customer_key,
+                    summary.failed
+                ),
+                None => {
+                    println!(
+                        "objects per KEK in {bucket}/{}:",
+                        prefix.unwrap_or_default()
+                    );
+                    for (k, v) in &summary.by_kek {
+                        println!("  {k}: {v}");
+                    }
+                    println!("  unencrypted: {}", summary.unencrypted);
+                }
+            }
+            if summary.failed > 0 {
+                anyhow::bail!(
+                    "{} objects could not be rotated; re-run to retry",
+                    summary.failed
+                );
+            }
+            Ok(())
+        }
+        Cmd::Inspect {
+            config,
+            bucket,
+            key,
+        } => {
+            let cfg = load(config.as_deref())?;
+            let up = s3seal::upstream::build(&cfg.upstream).await?;
+            print!("{}", s3seal::tools::inspect(&up, &bucket, &key).await?);
+            Ok(())
+        }
+        Cmd::Decrypt {
+            config,
+            bucket,
+            key,
+            metadata,
+        } => {
+            let cfg = load(config.as_deref())?;
+            let keys = s3seal::gateway::key_provider(&cfg.keys).await?;
+            let mut out = tokio::io::stdout();
+            match (bucket, metadata) {
+                (Some(b), None) => {
+                    let up = s3seal::upstream::build(&cfg.upstream).await?;
+                    s3seal::tools::decrypt_from_store(&up, keys.as_ref(), &b, &key, &mut out)
+                        .await?
+                }
+                (None, Some(m)) => {
+                    let text = std::fs::read_to_string(&m)
+                        .map_err(|e| anyhow::anyhow!("--metadata {}: {e}", m.display()))?;
+                    let meta: std::collections::HashMap<String, String> =
+                        serde_json::from_str(&text)
+                            .map_err(|e| anyhow::anyhow!("--metadata {}: {e}", m.display()))?;
+                    s3seal::tools::decrypt_stream(
+                        &meta,
+                        keys.as_ref(),
+                        &key,
+                        tokio::io::stdin(),
+                        &mut out,
+                    )
+                    .await?
+                }
+                _ => anyhow::bail!(
+                    "give either --bucket (read from the store) or --metadata (stored bytes on stdin)"
+                ),
+            }
             Ok(())
         }
         Cmd::Keygen {

@@ -73,17 +73,7 @@ impl Seal {
 
     /// One cheap call to the store (ListBuckets), for /readyz.
     pub async fn probe_upstream(&self) -> Result<(), String> {
-        let req = S3Request {
-            input: ListBucketsInput::default(),
-            method: http::Method::GET,
-            uri: http::Uri::from_static("/"),
-            headers: http::HeaderMap::new(),
-            extensions: http::Extensions::new(),
-            credentials: None,
-            region: None,
-            service: None,
-            trailing_headers: None,
-        };
+        let req = internal_request(ListBucketsInput::default());
         self.up
             .list_buckets(req)
             .await
@@ -141,6 +131,21 @@ impl Seal {
 }
 
 /// A request for another operation on behalf of `req`: same caller, same credentials.
+/// A request the gateway itself makes to the store (readiness, rotation, tools).
+pub fn internal_request<T>(input: T) -> S3Request<T> {
+    S3Request {
+        input,
+        method: http::Method::GET,
+        uri: http::Uri::from_static("/"),
+        headers: http::HeaderMap::new(),
+        extensions: http::Extensions::new(),
+        credentials: None,
+        region: None,
+        service: None,
+        trailing_headers: None,
+    }
+}
+
 pub(crate) fn sub_request<T, U>(req: &S3Request<T>, input: U) -> S3Request<U> {
     S3Request {
         input,

@@ -161,7 +161,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 target.as_deref(),
                 |key, s| {
                     n += 1;
-                    if n.is_multiple_of(100) || std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                    if n.is_multiple_of(100) || std::io::IsTerminal::is_terminal(&std::io::stderr())
+                    {
                         eprint!(
                             "\r{n} objects ({} rewrapped, {} failed) {key:.60}\x1b[K",
                             s.rewrapped, s.failed

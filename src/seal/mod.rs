@@ -131,6 +131,17 @@ impl Seal {
 }
 
 /// A request for another operation on behalf of `req`: same caller, same credentials.
+/// `partNumber` on GET/HEAD, as S3 validates it (some stores ignore it).
+fn check_part_number(n: Option<i32>) -> S3Result<()> {
+    match n {
+        Some(n) if !(1..=10_000).contains(&n) => Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A request the gateway itself makes to the store (readiness, rotation, tools).
 pub fn internal_request<T>(input: T) -> S3Request<T> {
     S3Request {
@@ -215,6 +226,7 @@ impl S3 for Seal {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
+        check_part_number(req.input.part_number)?;
         let (b, k) = (req.input.bucket.clone(), req.input.key.clone());
         let r = self.get_object_sealed(req).await;
         r.map_err(|e| self.local_dir_is_missing(e, &b, &k))
@@ -224,6 +236,7 @@ impl S3 for Seal {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
+        check_part_number(req.input.part_number)?;
         let (b, k) = (req.input.bucket.clone(), req.input.key.clone());
         let r = self.head_object_sealed(req).await;
         r.map_err(|e| self.local_dir_is_missing(e, &b, &k))

@@ -219,14 +219,14 @@ async fn main() {
 
     let direct = client(&up_url, "direct", "direct-secret");
     let proxy = client(&gw_url, "bench", "bench-secret");
-    direct.create_bucket().bucket("bd").send().await.unwrap();
-    proxy.create_bucket().bucket("bp").send().await.unwrap();
+    direct.create_bucket().bucket("direct-bucket").send().await.unwrap();
+    proxy.create_bucket().bucket("proxy-bucket").send().await.unwrap();
     let data = bytes::Bytes::from((0..large).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
 
     let mut rows = Vec::new();
-    let (dp, dg) = put_get_large(&direct, "bd", &data).await;
+    let (dp, dg) = put_get_large(&direct, "direct-bucket", &data).await;
     let (cpu0, _) = (proc_stat(pid).1, 0);
-    let (pp, pg) = put_get_large(&proxy, "bp", &data).await;
+    let (pp, pg) = put_get_large(&proxy, "proxy-bucket", &data).await;
     let cpu_large = proc_stat(pid).1 - cpu0;
     let rss_large = proc_stat(pid).0;
     rows.push(Row {
@@ -244,8 +244,8 @@ async fn main() {
 
     for conc in [1usize, 64] {
         let n = if conc == 1 { n_small / 4 } else { n_small };
-        let d = small(&direct, "bd", n, conc).await;
-        let p = small(&proxy, "bp", n, conc).await;
+        let d = small(&direct, "direct-bucket", n, conc).await;
+        let p = small(&proxy, "proxy-bucket", n, conc).await;
         rows.push(Row {
             name: format!("4 KiB PUT+GET, concurrency {conc}"),
             direct: d.0,
@@ -265,19 +265,19 @@ async fn main() {
             unit: "ms",
         });
     }
-    let (ld, lp) = (list_all(&direct, "bd").await, list_all(&proxy, "bp").await);
+    let (ld, lp) = (list_all(&direct, "direct-bucket").await, list_all(&proxy, "proxy-bucket").await);
     rows.push(Row {
         name: format!("LIST {n_small} objects"),
         direct: ld,
         proxy: lp,
         unit: "ms",
     });
-    let rd = ranges(&direct, "bd", large).await;
+    let rd = ranges(&direct, "direct-bucket", large).await;
     let before = up_ops
         .metrics
         .bytes_sent
         .load(std::sync::atomic::Ordering::Relaxed);
-    let rp = ranges(&proxy, "bp", large).await;
+    let rp = ranges(&proxy, "proxy-bucket", large).await;
     let upstream_per_range = (up_ops
         .metrics
         .bytes_sent

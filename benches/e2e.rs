@@ -219,8 +219,18 @@ async fn main() {
 
     let direct = client(&up_url, "direct", "direct-secret");
     let proxy = client(&gw_url, "bench", "bench-secret");
-    direct.create_bucket().bucket("direct-bucket").send().await.unwrap();
-    proxy.create_bucket().bucket("proxy-bucket").send().await.unwrap();
+    direct
+        .create_bucket()
+        .bucket("direct-bucket")
+        .send()
+        .await
+        .unwrap();
+    proxy
+        .create_bucket()
+        .bucket("proxy-bucket")
+        .send()
+        .await
+        .unwrap();
     let data = bytes::Bytes::from((0..large).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
 
     let mut rows = Vec::new();
@@ -265,7 +275,10 @@ async fn main() {
             unit: "ms",
         });
     }
-    let (ld, lp) = (list_all(&direct, "direct-bucket").await, list_all(&proxy, "proxy-bucket").await);
+    let (ld, lp) = (
+        list_all(&direct, "direct-bucket").await,
+        list_all(&proxy, "proxy-bucket").await,
+    );
     rows.push(Row {
         name: format!("LIST {n_small} objects"),
         direct: ld,

@@ -56,6 +56,11 @@ impl Gateway {
     /// Builds every part; errors are phrased for the operator.
     pub async fn build(cfg: &Config) -> anyhow::Result<Gateway> {
         let up = upstream::build(&cfg.upstream).await?;
+        Self::build_over(cfg, up).await
+    }
+
+    /// Builds over a given store, e.g. one wrapped to inject faults in tests.
+    pub async fn build_over(cfg: &Config, up: upstream::Upstream) -> anyhow::Result<Gateway> {
         let (auth, generated_user, users) = users(cfg)?;
         let provider = key_provider(&cfg.keys).await?;
         let key_provider = provider.describe();

@@ -92,6 +92,28 @@ impl TestGateway {
         Self::start_config(kind, cfg, dir, &upstream_endpoint).await
     }
 
+    /// Starts over s3s-fs with the store wrapped by `wrap` (fault injection). Returns the
+    /// wrapped gateway and a plain one over the same store and keys, which owns the
+    /// directory: keep both alive.
+    pub async fn start_wrapped(
+        wrap: impl FnOnce(s3seal::upstream::Upstream) -> s3seal::upstream::Upstream,
+    ) -> (TestGateway, TestGateway) {
+        let mut cfg = None;
+        let base = Self::start_with(Upstream::Fs, |c| cfg = Some(c.clone())).await;
+        let cfg = cfg.unwrap();
+        let up = wrap(s3seal::upstream::build(&cfg.upstream).await.unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let gw = Self::start_built(
+            Upstream::Fs,
+            cfg.clone(),
+            dir,
+            &base.upstream_endpoint,
+            Gateway::build_over(&cfg, up).await.expect("gateway builds"),
+        )
+        .await;
+        (gw, base)
+    }
+
     /// Starts a gateway on `cfg` as given (used to restart over the same store).
     pub async fn start_config(
         kind: Upstream,
@@ -100,6 +122,16 @@ impl TestGateway {
         upstream_endpoint: &str,
     ) -> TestGateway {
         let gw = Gateway::build(&cfg).await.expect("gateway builds");
+        Self::start_built(kind, cfg, dir, upstream_endpoint, gw).await
+    }
+
+    async fn start_built(
+        kind: Upstream,
+        cfg: Config,
+        dir: tempfile::TempDir,
+        upstream_endpoint: &str,
+        gw: Gateway,
+    ) -> TestGateway {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let running = gw
             .bind(cfg.server.listen, async {

@@ -54,10 +54,10 @@ impl S3 for Faulty {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let mut resp = self.inner.get_object(req).await?;
-        if self.armed.load(Ordering::Relaxed) {
-            if let Some(b) = resp.output.body.take() {
-                resp.output.body = Some(cut_after(b, self.cut));
-            }
+        if self.armed.load(Ordering::Relaxed)
+            && let Some(b) = resp.output.body.take()
+        {
+            resp.output.body = Some(cut_after(b, self.cut));
         }
         Ok(resp)
     }
@@ -65,10 +65,10 @@ impl S3 for Faulty {
         &self,
         mut req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        if self.armed.load(Ordering::Relaxed) {
-            if let Some(b) = req.input.body.take() {
-                req.input.body = Some(cut_after(b, self.cut));
-            }
+        if self.armed.load(Ordering::Relaxed)
+            && let Some(b) = req.input.body.take()
+        {
+            req.input.body = Some(cut_after(b, self.cut));
         }
         self.inner.put_object(req).await
     }

@@ -24,21 +24,6 @@ async fn start(kind: Upstream, rules: Vec<BucketPolicyConfig>) -> (TestGateway, 
     (gw, b)
 }
 
-fn code<T, E: aws_sdk_s3::error::ProvideErrorMetadata>(
-    r: Result<T, aws_sdk_s3::error::SdkError<E>>,
-) -> Option<String> {
-    match r {
-        Ok(_) => None,
-        Err(e) => Some(
-            aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
-                .map(str::to_owned)
-                .unwrap_or_else(|| {
-                    format!("HTTP {:?}", e.raw_response().map(|r| r.status().as_u16()))
-                }),
-        ),
-    }
-}
-
 async fn stored_exists(gw: &TestGateway, b: &str, k: &str) -> bool {
     gw.upstream
         .head_object()
@@ -139,7 +124,7 @@ async fn require_refuses_plaintext_planted_in_the_store() {
             .key("planted")
             .send()
             .await;
-        assert_eq!(code(g).as_deref(), Some("AccessDenied"), "{kind:?}");
+        assert_eq!(error_code(g).as_deref(), Some("AccessDenied"), "{kind:?}");
         let g = gw
             .client
             .get_object()
@@ -148,7 +133,11 @@ async fn require_refuses_plaintext_planted_in_the_store() {
             .range("bytes=0-3")
             .send()
             .await;
-        assert_eq!(code(g).as_deref(), Some("AccessDenied"), "{kind:?} range");
+        assert_eq!(
+            error_code(g).as_deref(),
+            Some("AccessDenied"),
+            "{kind:?} range"
+        );
         let h = gw
             .client
             .head_object()
@@ -156,7 +145,11 @@ async fn require_refuses_plaintext_planted_in_the_store() {
             .key("planted")
             .send()
             .await;
-        assert_eq!(code(h).as_deref(), Some("HTTP Some(403)"), "{kind:?} head");
+        assert_eq!(
+            error_code(h).as_deref(),
+            Some("HTTP Some(403)"),
+            "{kind:?} head"
+        );
     }
     // Without the policy, legacy plaintext is served (the default `encrypt` mode).
     let (gw, b) = start(Upstream::Fs, vec![]).await;
@@ -185,7 +178,7 @@ async fn size_limit_refuses_before_storing() {
         .body(ByteStream::from(pattern((6 << 20) + 1, 4)))
         .send()
         .await;
-    assert_eq!(code(r).as_deref(), Some("EntityTooLarge"));
+    assert_eq!(error_code(r).as_deref(), Some("EntityTooLarge"));
     assert!(!stored_exists(&gw, &b, "big").await);
 
     // Multipart: parts may each be small; the total is judged at Complete.
@@ -229,7 +222,7 @@ async fn size_limit_refuses_before_storing() {
         )
         .send()
         .await;
-    assert_eq!(code(r).as_deref(), Some("EntityTooLarge"));
+    assert_eq!(error_code(r).as_deref(), Some("EntityTooLarge"));
     assert!(!stored_exists(&gw, &b, "mp").await);
 }
 
@@ -249,15 +242,18 @@ async fn content_types_are_checked_by_declaration_and_by_leading_bytes() {
     };
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend(pattern(100_000, 5));
-    assert_eq!(code(put("a.png", "image/png", png.clone()).await), None);
+    assert_eq!(
+        error_code(put("a.png", "image/png", png.clone()).await),
+        None
+    );
     assert_eq!(gw.get(&b, "a.png").await, png);
     assert_eq!(
-        code(put("d.pdf", "application/pdf", b"%PDF-1.7 ...".to_vec()).await),
+        error_code(put("d.pdf", "application/pdf", b"%PDF-1.7 ...".to_vec()).await),
         None
     );
 
     let r = put("page.html", "text/html", b"<html>".to_vec()).await;
-    assert_eq!(code(r).as_deref(), Some("InvalidArgument"));
+    assert_eq!(error_code(r).as_deref(), Some("InvalidArgument"));
     assert!(!stored_exists(&gw, &b, "page.html").await);
     // Declared as an image, but the bytes say otherwise.
     let r = put(
@@ -266,10 +262,10 @@ async fn content_types_are_checked_by_declaration_and_by_leading_bytes() {
         b"<script>alert(1)</script>".to_vec(),
     )
     .await;
-    assert_eq!(code(r).as_deref(), Some("InvalidArgument"));
+    assert_eq!(error_code(r).as_deref(), Some("InvalidArgument"));
     assert!(!stored_exists(&gw, &b, "fake.png").await);
     let r = put("fake.jpg", "image/jpeg", png.clone()).await;
-    assert_eq!(code(r).as_deref(), Some("InvalidArgument"));
+    assert_eq!(error_code(r).as_deref(), Some("InvalidArgument"));
     // Multipart uploads are checked on their declared type.
     let r = gw
         .client
@@ -279,5 +275,5 @@ async fn content_types_are_checked_by_declaration_and_by_leading_bytes() {
         .content_type("text/plain")
         .send()
         .await;
-    assert_eq!(code(r).as_deref(), Some("InvalidArgument"));
+    assert_eq!(error_code(r).as_deref(), Some("InvalidArgument"));
 }

@@ -5,7 +5,6 @@
 mod support;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use std::sync::Arc;
 use support::*;
 
@@ -31,49 +30,9 @@ async fn concurrent_mixed_workload_loses_and_corrupts_nothing() {
                 let key = format!("w{w}/o{i}");
                 let data = pattern(size_for(w, i), w * 1000 + i);
                 if i % 6 == 5 {
-                    // Multipart: two aligned parts plus an uneven last one.
-                    let id = c
-                        .create_multipart_upload()
-                        .bucket(&*b)
-                        .key(&key)
-                        .send()
-                        .await
-                        .unwrap()
-                        .upload_id
-                        .unwrap();
+                    // Multipart: one aligned 5 MiB part plus an uneven last one.
                     let data = pattern((5 << 20) + 4321, w * 1000 + i);
-                    let mut parts = Vec::new();
-                    for (n, chunk) in data.chunks(5 << 20).enumerate() {
-                        let n = n as i32 + 1;
-                        let p = c
-                            .upload_part()
-                            .bucket(&*b)
-                            .key(&key)
-                            .upload_id(&id)
-                            .part_number(n)
-                            .body(ByteStream::from(chunk.to_vec()))
-                            .send()
-                            .await
-                            .unwrap();
-                        parts.push(
-                            CompletedPart::builder()
-                                .part_number(n)
-                                .e_tag(p.e_tag.unwrap())
-                                .build(),
-                        );
-                    }
-                    c.complete_multipart_upload()
-                        .bucket(&*b)
-                        .key(&key)
-                        .upload_id(&id)
-                        .multipart_upload(
-                            CompletedMultipartUpload::builder()
-                                .set_parts(Some(parts))
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .unwrap();
+                    multipart_put(c, &b, &key, &data, 5 << 20).await;
                     written.push((key, data));
                     continue;
                 }

@@ -43,47 +43,7 @@ async fn rotate_check_resume_retire_inspect_and_decrypt() {
         .unwrap();
     gw.put(&b, "a/second", b"two").await;
     let big = pattern((5 << 20) + 999, 2);
-    let id = c
-        .create_multipart_upload()
-        .bucket(&b)
-        .key("b/multi")
-        .send()
-        .await
-        .unwrap()
-        .upload_id
-        .unwrap();
-    let mut parts = Vec::new();
-    for (n, chunk) in big.chunks(5 << 20).enumerate() {
-        let n = n as i32 + 1;
-        let p = c
-            .upload_part()
-            .bucket(&b)
-            .key("b/multi")
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(chunk.to_vec()))
-            .send()
-            .await
-            .unwrap();
-        parts.push(
-            aws_sdk_s3::types::CompletedPart::builder()
-                .part_number(n)
-                .e_tag(p.e_tag.unwrap())
-                .build(),
-        );
-    }
-    c.complete_multipart_upload()
-        .bucket(&b)
-        .key("b/multi")
-        .upload_id(&id)
-        .multipart_upload(
-            aws_sdk_s3::types::CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    multipart_put(c, &b, "b/multi", &big, 5 << 20).await;
     gw.upstream
         .put_object()
         .bucket(&b)

@@ -24,21 +24,6 @@ fn key(byte: u8) -> Key {
     }
 }
 
-fn code<T, E: aws_sdk_s3::error::ProvideErrorMetadata>(
-    r: Result<T, aws_sdk_s3::error::SdkError<E>>,
-) -> Option<String> {
-    match r {
-        Ok(_) => None,
-        Err(e) => Some(
-            aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
-                .map(str::to_owned)
-                .unwrap_or_else(|| {
-                    format!("HTTP {:?}", e.raw_response().map(|r| r.status().as_u16()))
-                }),
-        ),
-    }
-}
-
 macro_rules! with_key {
     ($op:expr, $k:expr) => {
         $op.sse_customer_algorithm("AES256")
@@ -106,34 +91,38 @@ async fn customer_key_objects_need_exactly_that_key() {
 
         // No key / wrong key: S3's answers.
         let r = gw.client.get_object().bucket(&b).key("s").send().await;
-        assert_eq!(code(r).as_deref(), Some("InvalidRequest"), "{kind:?}");
+        assert_eq!(error_code(r).as_deref(), Some("InvalidRequest"), "{kind:?}");
         let r = with_key!(gw.client.get_object().bucket(&b).key("s"), other)
             .send()
             .await;
-        assert_eq!(code(r).as_deref(), Some("AccessDenied"), "{kind:?}");
+        assert_eq!(error_code(r).as_deref(), Some("AccessDenied"), "{kind:?}");
         let r = with_key!(gw.client.get_object().bucket(&b).key("s"), other)
             .range("bytes=0-9")
             .send()
             .await;
-        assert_eq!(code(r).as_deref(), Some("AccessDenied"), "{kind:?} range");
+        assert_eq!(
+            error_code(r).as_deref(),
+            Some("AccessDenied"),
+            "{kind:?} range"
+        );
         let h = with_key!(gw.client.head_object().bucket(&b).key("s"), a)
             .send()
             .await
             .unwrap();
         assert_eq!(h.content_length(), Some(body.len() as i64));
         let h = gw.client.head_object().bucket(&b).key("s").send().await;
-        assert_eq!(code(h).as_deref(), Some("HTTP Some(400)"));
+        assert_eq!(error_code(h).as_deref(), Some("HTTP Some(400)"));
         let h = with_key!(gw.client.head_object().bucket(&b).key("s"), other)
             .send()
             .await;
-        assert_eq!(code(h).as_deref(), Some("HTTP Some(403)"));
+        assert_eq!(error_code(h).as_deref(), Some("HTTP Some(403)"));
 
         // A key for an object stored without one is not applicable.
         gw.put(&b, "plain", b"kek-sealed").await;
         let r = with_key!(gw.client.get_object().bucket(&b).key("plain"), a)
             .send()
             .await;
-        assert_eq!(code(r).as_deref(), Some("InvalidRequest"));
+        assert_eq!(error_code(r).as_deref(), Some("InvalidRequest"));
 
         // Bad key material is refused before anything is stored.
         let r = gw
@@ -147,7 +136,7 @@ async fn customer_key_objects_need_exactly_that_key() {
             .body(ByteStream::from_static(b"x"))
             .send()
             .await;
-        assert_eq!(code(r).as_deref(), Some("InvalidRequest"));
+        assert_eq!(error_code(r).as_deref(), Some("InvalidRequest"));
         let r = gw
             .client
             .put_object()
@@ -159,7 +148,7 @@ async fn customer_key_objects_need_exactly_that_key() {
             .body(ByteStream::from_static(b"x"))
             .send()
             .await;
-        assert_eq!(code(r).as_deref(), Some("InvalidRequest"));
+        assert_eq!(error_code(r).as_deref(), Some("InvalidRequest"));
         assert!(
             gw.upstream
                 .head_object()
@@ -195,7 +184,7 @@ async fn gateway_keks_alone_cannot_open_a_customer_key_object() {
         .await
         .unwrap();
     let r = gw.client.get_object().bucket(&b).key("s").send().await;
-    assert_eq!(code(r).as_deref(), Some("InvalidObjectState"));
+    assert_eq!(error_code(r).as_deref(), Some("InvalidObjectState"));
 }
 
 #[tokio::test]
@@ -218,7 +207,7 @@ async fn copies_and_multipart_with_customer_keys() {
             .key("dst-plain")
             .send()
             .await;
-        assert_eq!(code(r).as_deref(), Some("InvalidRequest"), "{kind:?}");
+        assert_eq!(error_code(r).as_deref(), Some("InvalidRequest"), "{kind:?}");
         gw.client
             .copy_object()
             .copy_source(format!("{b}/src"))
@@ -252,7 +241,7 @@ async fn copies_and_multipart_with_customer_keys() {
             b"copy me"
         );
         let r = gw.client.get_object().bucket(&b).key("dst-c2").send().await;
-        assert_eq!(code(r).as_deref(), Some("InvalidRequest"));
+        assert_eq!(error_code(r).as_deref(), Some("InvalidRequest"));
 
         // Multipart: key on create and on every part, none on complete (as S3).
         let data = pattern((5 << 20) + 1234, 6);
@@ -272,7 +261,7 @@ async fn copies_and_multipart_with_customer_keys() {
             .body(ByteStream::from_static(b"no key"))
             .send()
             .await;
-        assert_eq!(code(r).as_deref(), Some("InvalidRequest"), "{kind:?}");
+        assert_eq!(error_code(r).as_deref(), Some("InvalidRequest"), "{kind:?}");
         let mut parts = Vec::new();
         for (n, chunk) in data.chunks(5 << 20).enumerate() {
             let n = n as i32 + 1;
@@ -320,6 +309,6 @@ async fn copies_and_multipart_with_customer_keys() {
         let r = with_key!(gw.client.get_object().bucket(&b).key("mp"), c2)
             .send()
             .await;
-        assert_eq!(code(r).as_deref(), Some("AccessDenied"), "{kind:?}");
+        assert_eq!(error_code(r).as_deref(), Some("AccessDenied"), "{kind:?}");
     }
 }

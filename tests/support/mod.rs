@@ -304,6 +304,69 @@ async fn serve_plain_fs(root: &std::path::Path) -> String {
     format!("http://{addr}")
 }
 
+/// The S3 error code of a failed call (`None` on success); "HTTP <status>" when the answer
+/// had no body to carry a code (HEAD).
+pub fn error_code<T, E: aws_sdk_s3::error::ProvideErrorMetadata>(
+    r: Result<T, aws_sdk_s3::error::SdkError<E>>,
+) -> Option<String> {
+    match r {
+        Ok(_) => None,
+        Err(e) => Some(
+            aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
+                .map(str::to_owned)
+                .unwrap_or_else(|| {
+                    format!("HTTP {:?}", e.raw_response().map(|r| r.status().as_u16()))
+                }),
+        ),
+    }
+}
+
+/// Uploads `data` as a multipart object in `part`-byte parts (the last one shorter).
+pub async fn multipart_put(c: &Client, b: &str, k: &str, data: &[u8], part: usize) {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let id = c
+        .create_multipart_upload()
+        .bucket(b)
+        .key(k)
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    let mut parts = Vec::new();
+    for (n, chunk) in data.chunks(part).enumerate() {
+        let n = n as i32 + 1;
+        let p = c
+            .upload_part()
+            .bucket(b)
+            .key(k)
+            .upload_id(&id)
+            .part_number(n)
+            .body(chunk.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag.unwrap())
+                .build(),
+        );
+    }
+    c.complete_multipart_upload()
+        .bucket(b)
+        .key(k)
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Sends one raw HTTP/1.1 request (for presigned URLs, which no SDK client sends) and
 /// returns (status, head, body).
 pub async fn raw_request(

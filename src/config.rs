@@ -124,10 +124,6 @@ pub struct ServerConfig {
     /// Requests served at once; more get 503 SlowDown. 0: unlimited.
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent_requests: usize,
-    /// Seconds a client may take to send request headers (also closes idle keep-alive
-    /// connections), so slow or stalled clients cannot hold connections open.
-    #[serde(default = "default_header_timeout")]
-    pub header_read_timeout_secs: u64,
     /// Serve Prometheus metrics at GET /metrics (no authentication; no secrets in it).
     #[serde(default = "default_true")]
     pub metrics: bool,
@@ -239,9 +235,6 @@ pub struct EncryptionConfig {
 fn default_max_concurrent() -> usize {
     1024
 }
-fn default_header_timeout() -> u64 {
-    30
-}
 fn default_true() -> bool {
     true
 }
@@ -281,7 +274,6 @@ impl Default for ServerConfig {
             shutdown_grace_secs: default_grace(),
             state_dir: default_state_dir(),
             max_concurrent_requests: default_max_concurrent(),
-            header_read_timeout_secs: default_header_timeout(),
             metrics: true,
             log_format: default_log_format(),
             tls: None,
@@ -368,12 +360,6 @@ impl Config {
             return err(
                 "server.log_format",
                 format!("{:?}: allowed \"text\" or \"json\"", self.server.log_format),
-            );
-        }
-        if self.server.header_read_timeout_secs == 0 {
-            return err(
-                "server.header_read_timeout_secs",
-                "must be at least 1 (default 30)".into(),
             );
         }
         if self.encryption.dek_cache_entries == 0 {

@@ -97,7 +97,6 @@ impl Gateway {
                 ))
             }),
             serve_metrics: cfg.server.metrics,
-            header_read_timeout: Duration::from_secs(cfg.server.header_read_timeout_secs),
         };
         let mut b = S3ServiceBuilder::new(seal);
         b.set_auth(auth);

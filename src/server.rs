@@ -8,7 +8,7 @@ use crate::seal::Seal;
 use crate::throttle::{Throttle, Verdict, claimed_access_key};
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::S3Service;
 use std::future::Future;
@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// A client that has not finished its TLS handshake by then is dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What the HTTP layer shares across connections.
 pub struct Ops {
     pub throttle: Throttle,
@@ -30,7 +33,6 @@ pub struct Ops {
     /// Permits for concurrent requests; None: unlimited.
     pub slots: Option<Arc<Semaphore>>,
     pub serve_metrics: bool,
-    pub header_read_timeout: Duration,
     /// TLS on the listener; None: plain HTTP.
     pub tls: Option<Arc<crate::tls::Tls>>,
 }
@@ -44,7 +46,6 @@ impl Ops {
             seal: None,
             slots: None,
             serve_metrics: false,
-            header_read_timeout: Duration::from_secs(30),
             tls: None,
         }
     }
@@ -77,10 +78,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
-    let mut http = ConnBuilder::new(TokioExecutor::new());
-    http.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(ops.header_read_timeout);
+    // No hyper header_read_timeout: with it, aws cli uploads (Expect: 100-continue on a
+    // reused connection) intermittently stalled 30 s and then read a garbled response.
+    let http = ConnBuilder::new(TokioExecutor::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -116,7 +116,7 @@ pub async fn serve(
                 });
             }
             Some(acceptor) => {
-                let handshake_timeout = ops.header_read_timeout;
+                let handshake_timeout = TLS_HANDSHAKE_TIMEOUT;
                 tokio::spawn(async move {
                     let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(socket))
                         .await

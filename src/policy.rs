@@ -158,12 +158,13 @@ fn classify(op: &str) -> Option<Perm> {
 fn copy_source(cx: &S3AccessContext<'_>) -> Option<(String, String)> {
     let raw = cx.headers().get("x-amz-copy-source")?.to_str().ok()?;
     let raw = raw.split('?').next()?;
-    let decoded = urlencoding_decode(raw.trim_start_matches('/'))?;
+    let decoded = percent_decode(raw.trim_start_matches('/'))?;
     let (b, k) = decoded.split_once('/')?;
     Some((b.to_owned(), k.to_owned()))
 }
 
-fn urlencoding_decode(s: &str) -> Option<String> {
+/// Percent-decoding for paths, headers and query values; None on bad escapes or UTF-8.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -185,7 +186,7 @@ fn query_param(cx: &S3AccessContext<'_>, name: &str) -> Option<String> {
     q.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         (k == name)
-            .then(|| urlencoding_decode(&v.replace('+', " ")))
+            .then(|| percent_decode(&v.replace('+', " ")))
             .flatten()
     })
 }
@@ -296,8 +297,8 @@ secret_key = "s"
 
     #[test]
     fn copy_source_and_query_decoding() {
-        assert_eq!(urlencoding_decode("a%2Fb%20c").as_deref(), Some("a/b c"));
-        assert_eq!(urlencoding_decode("bad%zz"), None);
-        assert_eq!(urlencoding_decode("cut%2"), None);
+        assert_eq!(percent_decode("a%2Fb%20c").as_deref(), Some("a/b c"));
+        assert_eq!(percent_decode("bad%zz"), None);
+        assert_eq!(percent_decode("cut%2"), None);
     }
 }

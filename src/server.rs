@@ -283,24 +283,8 @@ impl hyper::service::Service<http::Request<Incoming>> for Router {
 fn split_path(path: &str) -> (String, String) {
     let p = path.trim_start_matches('/');
     let (b, k) = p.split_once('/').unwrap_or((p, ""));
-    let dec = |s: &str| percent_decode(s).unwrap_or_else(|| s.to_owned());
+    let dec = |s: &str| crate::policy::percent_decode(s).unwrap_or_else(|| s.to_owned());
     (dec(b), dec(k))
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            out.push(u8::from_str_radix(std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 fn content_length(h: &http::HeaderMap) -> u64 {

@@ -3,17 +3,21 @@
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 use std::collections::HashMap;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
+#[derive(Clone)]
 struct User {
     secret: SecretKey,
     expires: Option<OffsetDateTime>,
 }
 
-/// Access key → secret. Unknown keys get `InvalidAccessKeyId`, as S3 answers.
-#[derive(Default)]
+/// Access key → secret. Unknown keys get `InvalidAccessKeyId`, as S3 answers. Cheap to
+/// clone: the S3 service and the console share one table.
+#[derive(Default, Clone)]
 pub struct Users {
-    users: HashMap<String, User>,
+    users: Arc<HashMap<String, User>>,
 }
 
 impl Users {
@@ -29,7 +33,17 @@ impl Users {
         expires: Option<OffsetDateTime>,
     ) {
         let secret = SecretKey::from(secret);
-        self.users.insert(access_key, User { secret, expires });
+        Arc::make_mut(&mut self.users).insert(access_key, User { secret, expires });
+    }
+
+    /// Checks a secret typed into the console's login form: constant-time, and an unknown key
+    /// costs the same compare so timing does not reveal which access keys exist.
+    pub fn verify(&self, access_key: &str, secret: &str) -> bool {
+        let user = self.users.get(access_key);
+        let expected = user.map_or("\0unknown-user\0", |u| u.secret.expose());
+        let same: bool = expected.as_bytes().ct_eq(secret.as_bytes()).into();
+        let live = user.is_some_and(|u| u.expires.is_none_or(|t| OffsetDateTime::now_utc() < t));
+        same && live
     }
 }
 

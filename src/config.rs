@@ -127,6 +127,14 @@ pub struct ServerConfig {
     /// Serve Prometheus metrics at GET /metrics (no authentication; no secrets in it).
     #[serde(default = "default_true")]
     pub metrics: bool,
+    /// Seconds the store may make no progress (no answer, no body bytes sent or read) before
+    /// the request fails with 503. 0: wait forever.
+    #[serde(default = "default_upstream_timeout")]
+    pub upstream_timeout_secs: u64,
+    /// Serve the web console at /console (login with a proxy user's keys; the same per-user
+    /// rules as the S3 API).
+    #[serde(default = "default_true")]
+    pub console: bool,
     /// TLS on the client listener: PEM files, reloaded on SIGHUP.
     pub tls: Option<TlsConfig>,
     /// Log format: "text" or "json".
@@ -245,6 +253,10 @@ fn default_log_format() -> String {
 fn default_listen() -> SocketAddr {
     DEFAULT_LISTEN.parse().expect("constant address")
 }
+fn default_upstream_timeout() -> u64 {
+    60
+}
+
 fn default_grace() -> u64 {
     10
 }
@@ -275,6 +287,8 @@ impl Default for ServerConfig {
             state_dir: default_state_dir(),
             max_concurrent_requests: default_max_concurrent(),
             metrics: true,
+            console: true,
+            upstream_timeout_secs: default_upstream_timeout(),
             log_format: default_log_format(),
             tls: None,
         }

@@ -22,6 +22,7 @@ pub struct Banner {
     pub generated_user: Option<(String, String)>,
     /// Access keys of configured users (secrets are never printed).
     pub users: Vec<String>,
+    pub console: bool,
 }
 
 impl std::fmt::Display for Banner {
@@ -29,6 +30,9 @@ impl std::fmt::Display for Banner {
         writeln!(f, "s3seal listening on {}", self.endpoint)?;
         writeln!(f, "  upstream:     {}", self.upstream)?;
         writeln!(f, "  key provider: {}", self.key_provider)?;
+        if self.console {
+            writeln!(f, "  web console:  {}/console/", self.endpoint)?;
+        }
         if let Some((ak, sk)) = &self.generated_user {
             writeln!(f, "  access key:   {ak}")?;
             writeln!(f, "  secret key:   {sk}")?;
@@ -61,6 +65,10 @@ impl Gateway {
 
     /// Builds over a given store, e.g. one wrapped to inject faults in tests.
     pub async fn build_over(cfg: &Config, up: upstream::Upstream) -> anyhow::Result<Gateway> {
+        let up = crate::deadline::Deadline::wrap(
+            up,
+            Duration::from_secs(cfg.server.upstream_timeout_secs),
+        );
         let (auth, generated_user, users) = users(cfg)?;
         let provider = key_provider(&cfg.keys).await?;
         let key_provider = provider.describe();
@@ -86,7 +94,19 @@ impl Gateway {
             }
             None => None,
         };
+        let mut b = S3ServiceBuilder::new(seal.clone());
+        b.set_auth(auth.clone());
+        b.set_access(crate::policy::Policy::from_config(&cfg.users));
+        let service = b.build();
+        let console = cfg.server.console.then(|| {
+            Arc::new(crate::console::Console::new(
+                service.clone(),
+                auth,
+                tls.is_some(),
+            ))
+        });
         let ops = crate::server::Ops {
+            console,
             tls,
             throttle: crate::throttle::Throttle::new(cfg.auth.clone()),
             metrics: Default::default(),
@@ -98,17 +118,15 @@ impl Gateway {
             }),
             serve_metrics: cfg.server.metrics,
         };
-        let mut b = S3ServiceBuilder::new(seal);
-        b.set_auth(auth);
-        b.set_access(crate::policy::Policy::from_config(&cfg.users));
         Ok(Gateway {
-            service: b.build(),
+            service,
             banner: Banner {
                 endpoint: format!("http://{}", cfg.server.listen),
                 upstream: upstream::describe(&cfg.upstream),
                 key_provider,
                 generated_user,
                 users,
+                console: cfg.server.console,
             },
             grace: Duration::from_secs(cfg.server.shutdown_grace_secs),
             ops: Arc::new(ops),

@@ -11,6 +11,7 @@
 //! - [`seal`]: `Seal`, the `s3s::S3` middleware that encrypts on the way in and decrypts on
 //!   the way out; it alone decides which operations are forwarded unchanged.
 //! - [`upstream`]: builds the store behind the gateway (s3s-fs directory or remote S3).
+//! - [`deadline`]: fails requests whose store stops making progress.
 //! - [`gateway`]: assembles config + upstream + users + `Seal` into a service; used by the
 //!   binary and by the tests alike.
 //! - [`server`]: listener, `/healthz`, graceful shutdown.
@@ -20,10 +21,14 @@
 //! - [`tools`]: `s3seal inspect` and `s3seal decrypt` (no gateway needed).
 //! - [`throttle`]: failed-authentication throttling per (source, access key).
 //! - [`credentials`]: generated credentials of the embedded default.
+//! - [`console`]: the web console at `/console`, acting only through the S3 service as the
+//!   logged-in user.
 
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod credentials;
+pub mod deadline;
 pub mod format;
 pub mod gateway;
 pub mod keys;

@@ -136,7 +136,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let running = gw
                 .bind(cfg.server.listen, s3seal::server::shutdown_signal())
                 .await?;
-            print!("{}", running.banner);
+            // Not print!: a closed stdout (a supervisor that stopped reading) must not kill
+            // the gateway.
+            {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = write!(out, "{}", running.banner).and_then(|()| out.flush());
+            }
             running.serve.await;
             Ok(())
         }

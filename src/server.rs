@@ -35,6 +35,8 @@ pub struct Ops {
     pub serve_metrics: bool,
     /// TLS on the listener; None: plain HTTP.
     pub tls: Option<Arc<crate::tls::Tls>>,
+    /// The web console at /console; None: not served.
+    pub console: Option<Arc<crate::console::Console>>,
 }
 
 impl Ops {
@@ -47,6 +49,7 @@ impl Ops {
             slots: None,
             serve_metrics: false,
             tls: None,
+            console: None,
         }
     }
 
@@ -192,6 +195,19 @@ impl hyper::service::Service<http::Request<Incoming>> for Router {
                 }
                 _ => {}
             }
+        }
+        if let Some(console) = &ops.console
+            && crate::console::Console::claims(&req)
+        {
+            let console = console.clone();
+            let peer = self.peer;
+            return Box::pin(async move {
+                let start = Instant::now();
+                let resp = console.handle(req, &ops.throttle, peer).await;
+                ops.metrics
+                    .request("Console", resp.status().as_u16(), start.elapsed());
+                Ok(resp)
+            });
         }
         let (mut parts, body) = req.into_parts();
         let ip = self.peer.ip();

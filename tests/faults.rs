@@ -132,3 +132,211 @@ async fn cut_bodies_fail_loudly_and_store_nothing() {
     // And the gateway is healthy afterwards.
     assert_eq!(gw.get(b, "whole").await, body);
 }
+
+/// What the stalling store does.
+const PASS: u8 = 0;
+/// Never answers HEAD or GET.
+const NO_ANSWER: u8 = 1;
+/// Answers GET, then stops sending its body after `cut` bytes.
+const STALL_BODY: u8 = 2;
+/// Reads `cut` bytes of a PUT body, then neither reads more nor answers.
+const STALL_READ: u8 = 3;
+
+struct Stalling {
+    inner: Store,
+    mode: Arc<std::sync::atomic::AtomicU8>,
+    cut: usize,
+}
+
+/// Passes `cut` bytes, then pends forever.
+fn stall_after(body: StreamingBlob, cut: usize) -> StreamingBlob {
+    let mut seen = 0usize;
+    let s = body.then(move |chunk| {
+        let stall = chunk.as_ref().is_ok_and(|c| seen + c.len() > cut);
+        if let Ok(c) = &chunk {
+            seen += c.len();
+        }
+        async move {
+            if stall {
+                std::future::pending::<()>().await;
+            }
+            chunk.map_err(|e| std::io::Error::other(e.to_string()))
+        }
+    });
+    StreamingBlob::wrap(s)
+}
+
+#[async_trait::async_trait]
+impl S3 for Stalling {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.inner.create_bucket(req).await
+    }
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        if self.mode.load(Ordering::Relaxed) == NO_ANSWER {
+            std::future::pending::<()>().await;
+        }
+        self.inner.head_object(req).await
+    }
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let mode = self.mode.load(Ordering::Relaxed);
+        if mode == NO_ANSWER {
+            std::future::pending::<()>().await;
+        }
+        let mut resp = self.inner.get_object(req).await?;
+        if mode == STALL_BODY
+            && let Some(b) = resp.output.body.take()
+        {
+            resp.output.body = Some(stall_after(b, self.cut));
+        }
+        Ok(resp)
+    }
+    async fn put_object(
+        &self,
+        mut req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        if self.mode.load(Ordering::Relaxed) == STALL_READ
+            && let Some(b) = req.input.body.take()
+        {
+            req.input.body = Some(stall_after(b, self.cut));
+        }
+        self.inner.put_object(req).await
+    }
+}
+
+/// A store that stops answering, stops sending or stops reading fails the request after
+/// `server.upstream_timeout_secs` with a clear 503 (or a failed transfer once a body has
+/// begun) — and a slow *client* is not mistaken for a stalled store.
+#[tokio::test]
+async fn stalled_store_times_out_slow_client_does_not() {
+    let mode = Arc::new(std::sync::atomic::AtomicU8::new(PASS));
+    let m = mode.clone();
+    let (gw, _base) = TestGateway::start_wrapped_with(
+        |c| c.server.upstream_timeout_secs = 1,
+        move |inner| {
+            Arc::new(Stalling {
+                inner,
+                mode: m,
+                cut: 200_000,
+            })
+        },
+    )
+    .await;
+    let b = "stalls";
+    gw.client.create_bucket().bucket(b).send().await.unwrap();
+    let body = pattern(1 << 20, 7);
+    gw.put(b, "obj", &body).await;
+    // Every case is bounded: a regression fails here instead of hanging the suite.
+    let bounded = std::time::Duration::from_secs(30);
+
+    mode.store(NO_ANSWER, Ordering::Relaxed);
+    let r = tokio::time::timeout(bounded, gw.client.head_object().bucket(b).key("obj").send())
+        .await
+        .expect("HEAD came back");
+    let status = r
+        .err()
+        .and_then(|e| e.raw_response().map(|r| r.status().as_u16()));
+    assert_eq!(status, Some(503));
+    let r = tokio::time::timeout(bounded, gw.client.get_object().bucket(b).key("obj").send())
+        .await
+        .expect("GET came back");
+    assert_eq!(error_code(r).as_deref(), Some("ServiceUnavailable"));
+
+    mode.store(STALL_BODY, Ordering::Relaxed);
+    let got = tokio::time::timeout(bounded, async {
+        let out = gw.client.get_object().bucket(b).key("obj").send().await;
+        match out {
+            Err(_) => Err(()),
+            Ok(o) => o
+                .body
+                .collect()
+                .await
+                .map(|d| d.into_bytes().len())
+                .map_err(|_| ()),
+        }
+    })
+    .await
+    .expect("GET body ended");
+    assert!(
+        got.is_err(),
+        "a stalled body must fail the transfer, got {got:?}"
+    );
+
+    mode.store(STALL_READ, Ordering::Relaxed);
+    let r = tokio::time::timeout(
+        bounded,
+        gw.client
+            .put_object()
+            .bucket(b)
+            .key("stalled-put")
+            .body(ByteStream::from(pattern(1 << 20, 8)))
+            .send(),
+    )
+    .await
+    .expect("PUT came back");
+    assert_eq!(error_code(r).as_deref(), Some("ServiceUnavailable"));
+    mode.store(PASS, Ordering::Relaxed);
+    assert!(
+        gw.upstream
+            .head_object()
+            .bucket(b)
+            .key("stalled-put")
+            .send()
+            .await
+            .is_err(),
+        "no partial object"
+    );
+
+    // A client that pauses longer than the store's deadline mid-upload is fine.
+    let url = gw
+        .client
+        .put_object()
+        .bucket(b)
+        .key("slow-client")
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
+                60,
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let path = &url.uri()[gw.endpoint.len()..];
+    let data = pattern(300_000, 9);
+    let status = tokio::time::timeout(bounded, async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        let mut head = format!(
+            "PUT {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
+            gw.addr,
+            data.len()
+        );
+        for (k, v) in url.headers() {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(&data[..100_000]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        s.write_all(&data[100_000..]).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        String::from_utf8_lossy(&out)
+            .split(' ')
+            .nth(1)
+            .unwrap_or("")
+            .to_owned()
+    })
+    .await
+    .expect("slow upload answered");
+    assert_eq!(status, "200");
+    assert_eq!(gw.get(b, "slow-client").await, data);
+}

@@ -98,9 +98,18 @@ impl TestGateway {
     pub async fn start_wrapped(
         wrap: impl FnOnce(s3seal::upstream::Upstream) -> s3seal::upstream::Upstream,
     ) -> (TestGateway, TestGateway) {
+        Self::start_wrapped_with(|_| {}, wrap).await
+    }
+
+    /// As [`Self::start_wrapped`], with the wrapped gateway's config adjusted by `tweak`.
+    pub async fn start_wrapped_with(
+        tweak: impl FnOnce(&mut Config),
+        wrap: impl FnOnce(s3seal::upstream::Upstream) -> s3seal::upstream::Upstream,
+    ) -> (TestGateway, TestGateway) {
         let mut cfg = None;
         let base = Self::start_with(Upstream::Fs, |c| cfg = Some(c.clone())).await;
-        let cfg = cfg.unwrap();
+        let mut cfg = cfg.unwrap();
+        tweak(&mut cfg);
         let up = wrap(s3seal::upstream::build(&cfg.upstream).await.unwrap());
         let dir = tempfile::tempdir().unwrap();
         let gw = Self::start_built(

@@ -1,0 +1,96 @@
+//! Image thumbnails for the console: decoded from the plaintext in memory, cached in memory
+//! only (keyed by bucket, key and ETag), never written anywhere — the store must not hold an
+//! unencrypted rendition of an encrypted image.
+
+use bytes::Bytes;
+use std::io::Cursor;
+use std::time::Duration;
+
+/// Longest edge of a thumbnail, in pixels.
+pub const EDGE: u32 = 160;
+
+/// Larger sources are not thumbnailed: decoding them would cost too much memory per request.
+pub const MAX_SOURCE: i64 = 32 * 1024 * 1024;
+
+/// Decoder limits against decompression bombs (a tiny file claiming huge dimensions).
+const MAX_DIMENSION: u32 = 12_000;
+const MAX_ALLOC: u64 = 256 * 1024 * 1024;
+
+pub type Cache = moka::sync::Cache<(String, String, String), Bytes>;
+
+pub fn cache() -> Cache {
+    moka::sync::Cache::builder()
+        .weigher(|_, v: &Bytes| v.len().try_into().unwrap_or(u32::MAX))
+        .max_capacity(32 * 1024 * 1024)
+        .time_to_live(Duration::from_secs(3600))
+        .build()
+}
+
+/// Whether the console should try to render a thumbnail for this object.
+pub fn is_image(content_type: Option<&str>, key: &str) -> bool {
+    if content_type.is_some_and(|t| t.starts_with("image/") && !t.contains("svg")) {
+        return true;
+    }
+    let lower = key.to_ascii_lowercase();
+    [".png", ".jpg", ".jpeg", ".gif", ".webp"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+}
+
+/// A PNG no larger than EDGE×EDGE, or why not. CPU-bound: call from a blocking thread.
+pub fn render(source: &[u8]) -> Result<Vec<u8>, String> {
+    let mut reader = image::ImageReader::new(Cursor::new(source))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_DIMENSION);
+    limits.max_image_height = Some(MAX_DIMENSION);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| e.to_string())?;
+    let small = img.thumbnail(EDGE, EDGE);
+    let mut out = Vec::new();
+    small
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn shrinks_to_the_edge_keeping_aspect() {
+        let t = render(&png(640, 320)).unwrap();
+        let img = image::load_from_memory(&t).unwrap();
+        assert_eq!((img.width(), img.height()), (EDGE, EDGE / 2));
+    }
+
+    #[test]
+    fn garbage_and_bombs_are_errors_not_panics() {
+        assert!(render(b"not an image at all").is_err());
+        // A PNG header claiming 100000 x 100000 pixels.
+        let mut bomb = png(1, 1);
+        bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        assert!(render(&bomb).is_err());
+    }
+
+    #[test]
+    fn knows_images() {
+        assert!(is_image(Some("image/png"), "x"));
+        assert!(is_image(None, "a/B.JPG"));
+        assert!(!is_image(Some("image/svg+xml"), "x.svg"));
+        assert!(!is_image(Some("text/plain"), "x.txt"));
+    }
+}

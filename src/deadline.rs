@@ -1,0 +1,350 @@
+//! A deadline on the store: a call the store does not answer, or a body it stops sending or
+//! stops reading, fails after `server.upstream_timeout_secs` of no progress with a clear
+//! 503, instead of pinning the client's connection (and its memory) forever.
+//!
+//! "No progress" is measured, not total time: a 5 GiB PUT may take minutes as long as the
+//! store keeps reading, and time spent waiting on a slow *client* never counts against the
+//! store.
+
+use crate::upstream::Upstream;
+use bytes::Bytes;
+use futures::Stream;
+use s3s::dto::*;
+use s3s::stream::{ByteStream, RemainingLength};
+use s3s::{S3, S3Error, S3Request, S3Response, S3Result, StdError};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+pub struct Deadline {
+    inner: Upstream,
+    limit: Duration,
+}
+
+impl Deadline {
+    /// Wraps `inner`; a zero `limit` means no deadline (returns `inner` itself).
+    pub fn wrap(inner: Upstream, limit: Duration) -> Upstream {
+        if limit.is_zero() {
+            inner
+        } else {
+            Arc::new(Deadline { inner, limit })
+        }
+    }
+
+    fn stalled(&self, op: &str) -> S3Error {
+        let mut e = S3Error::with_message(
+            s3s::S3ErrorCode::ServiceUnavailable,
+            format!(
+                "The store made no progress on {op} for {} s (server.upstream_timeout_secs); try again.",
+                self.limit.as_secs()
+            ),
+        );
+        e.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
+        tracing::warn!(
+            op,
+            limit_secs = self.limit.as_secs(),
+            "store stalled; request failed"
+        );
+        e
+    }
+
+    async fn answer<T>(&self, op: &str, fut: impl Future<Output = S3Result<T>>) -> S3Result<T> {
+        match tokio::time::timeout(self.limit, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(self.stalled(op)),
+        }
+    }
+
+    /// For uploads: fails only when the store has neither pulled body bytes nor answered for
+    /// `limit`, while not waiting on the client.
+    async fn upload<T>(
+        &self,
+        op: &str,
+        progress: Arc<Progress>,
+        fut: impl Future<Output = S3Result<T>>,
+    ) -> S3Result<T> {
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            let on_client = progress.on_client.load(Ordering::Relaxed);
+            // Waiting on the client is not the store's fault: look again a full period later.
+            let wait = if on_client {
+                self.limit
+            } else {
+                self.limit.saturating_sub(progress.idle())
+            };
+            tokio::select! {
+                r = &mut fut => return r,
+                () = tokio::time::sleep(wait) => {
+                    if !progress.on_client.load(Ordering::Relaxed) && progress.idle() >= self.limit {
+                        return Err(self.stalled(op));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// When the store last pulled from an upload body, and whether that body is waiting on the
+/// client right now.
+struct Progress {
+    epoch: Instant,
+    last_ms: AtomicU64,
+    on_client: AtomicBool,
+}
+
+impl Progress {
+    fn new() -> Arc<Progress> {
+        Arc::new(Progress {
+            epoch: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            on_client: AtomicBool::new(false),
+        })
+    }
+
+    fn touch(&self) {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn idle(&self) -> Duration {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// An upload body that reports the store's pulls to a [`Progress`].
+struct Watched {
+    inner: StreamingBlob,
+    progress: Arc<Progress>,
+}
+
+impl Stream for Watched {
+    type Item = Result<Bytes, StdError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.progress.touch();
+        let r = Pin::new(&mut self.inner).poll_next(cx);
+        self.progress
+            .on_client
+            .store(r.is_pending(), Ordering::Relaxed);
+        if r.is_ready() {
+            self.progress.touch();
+        }
+        r
+    }
+}
+
+impl ByteStream for Watched {
+    fn remaining_length(&self) -> RemainingLength {
+        self.inner.remaining_length()
+    }
+}
+
+fn watch(body: &mut Option<StreamingBlob>) -> Arc<Progress> {
+    let progress = Progress::new();
+    if let Some(inner) = body.take() {
+        *body = Some(StreamingBlob::new(Watched {
+            inner,
+            progress: progress.clone(),
+        }));
+    }
+    progress
+}
+
+/// A download body that fails when the store sends nothing for `limit` while we wait on it
+/// (time the client takes to read does not count).
+struct Idle {
+    inner: StreamingBlob,
+    limit: Duration,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Stream for Idle {
+    type Item = Result<Bytes, StdError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let r = Pin::new(&mut self.inner).poll_next(cx);
+        if r.is_ready() {
+            self.timer = None;
+            return r;
+        }
+        let limit = self.limit;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                tracing::warn!(
+                    limit_secs = limit.as_secs(),
+                    "store stalled mid-body; transfer aborted"
+                );
+                Poll::Ready(Some(Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("the store sent nothing for {} s", limit.as_secs()),
+                )))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl ByteStream for Idle {
+    fn remaining_length(&self) -> RemainingLength {
+        self.inner.remaining_length()
+    }
+}
+
+macro_rules! guarded {
+    ($($op:ident: $input:ty => $output:ty;)*) => {
+        $(
+            fn $op<'life0, 'async_trait>(
+                &'life0 self,
+                req: S3Request<$input>,
+            ) -> Pin<Box<dyn Future<Output = S3Result<S3Response<$output>>> + Send + 'async_trait>>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                Box::pin(self.answer(stringify!($op), self.inner.$op(req)))
+            }
+        )*
+    };
+}
+
+#[async_trait::async_trait]
+impl S3 for Deadline {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let mut resp = self.answer("GetObject", self.inner.get_object(req)).await?;
+        if let Some(inner) = resp.output.body.take() {
+            resp.output.body = Some(StreamingBlob::new(Idle {
+                inner,
+                limit: self.limit,
+                timer: None,
+            }));
+        }
+        Ok(resp)
+    }
+
+    async fn put_object(
+        &self,
+        mut req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let p = watch(&mut req.input.body);
+        self.upload("PutObject", p, self.inner.put_object(req))
+            .await
+    }
+
+    async fn upload_part(
+        &self,
+        mut req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let p = watch(&mut req.input.body);
+        self.upload("UploadPart", p, self.inner.upload_part(req))
+            .await
+    }
+
+    guarded! {
+        abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput;
+        complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput;
+        copy_object: CopyObjectInput => CopyObjectOutput;
+        create_bucket: CreateBucketInput => CreateBucketOutput;
+        create_bucket_metadata_table_configuration: CreateBucketMetadataTableConfigurationInput => CreateBucketMetadataTableConfigurationOutput;
+        create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput;
+        create_session: CreateSessionInput => CreateSessionOutput;
+        delete_bucket: DeleteBucketInput => DeleteBucketOutput;
+        delete_bucket_analytics_configuration: DeleteBucketAnalyticsConfigurationInput => DeleteBucketAnalyticsConfigurationOutput;
+        delete_bucket_cors: DeleteBucketCorsInput => DeleteBucketCorsOutput;
+        delete_bucket_encryption: DeleteBucketEncryptionInput => DeleteBucketEncryptionOutput;
+        delete_bucket_intelligent_tiering_configuration: DeleteBucketIntelligentTieringConfigurationInput => DeleteBucketIntelligentTieringConfigurationOutput;
+        delete_bucket_inventory_configuration: DeleteBucketInventoryConfigurationInput => DeleteBucketInventoryConfigurationOutput;
+        delete_bucket_lifecycle: DeleteBucketLifecycleInput => DeleteBucketLifecycleOutput;
+        delete_bucket_metadata_table_configuration: DeleteBucketMetadataTableConfigurationInput => DeleteBucketMetadataTableConfigurationOutput;
+        delete_bucket_metrics_configuration: DeleteBucketMetricsConfigurationInput => DeleteBucketMetricsConfigurationOutput;
+        delete_bucket_ownership_controls: DeleteBucketOwnershipControlsInput => DeleteBucketOwnershipControlsOutput;
+        delete_bucket_policy: DeleteBucketPolicyInput => DeleteBucketPolicyOutput;
+        delete_bucket_replication: DeleteBucketReplicationInput => DeleteBucketReplicationOutput;
+        delete_bucket_tagging: DeleteBucketTaggingInput => DeleteBucketTaggingOutput;
+        delete_bucket_website: DeleteBucketWebsiteInput => DeleteBucketWebsiteOutput;
+        delete_object: DeleteObjectInput => DeleteObjectOutput;
+        delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput;
+        delete_objects: DeleteObjectsInput => DeleteObjectsOutput;
+        delete_public_access_block: DeletePublicAccessBlockInput => DeletePublicAccessBlockOutput;
+        get_bucket_accelerate_configuration: GetBucketAccelerateConfigurationInput => GetBucketAccelerateConfigurationOutput;
+        get_bucket_acl: GetBucketAclInput => GetBucketAclOutput;
+        get_bucket_analytics_configuration: GetBucketAnalyticsConfigurationInput => GetBucketAnalyticsConfigurationOutput;
+        get_bucket_cors: GetBucketCorsInput => GetBucketCorsOutput;
+        get_bucket_encryption: GetBucketEncryptionInput => GetBucketEncryptionOutput;
+        get_bucket_intelligent_tiering_configuration: GetBucketIntelligentTieringConfigurationInput => GetBucketIntelligentTieringConfigurationOutput;
+        get_bucket_inventory_configuration: GetBucketInventoryConfigurationInput => GetBucketInventoryConfigurationOutput;
+        get_bucket_lifecycle_configuration: GetBucketLifecycleConfigurationInput => GetBucketLifecycleConfigurationOutput;
+        get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput;
+        get_bucket_logging: GetBucketLoggingInput => GetBucketLoggingOutput;
+        get_bucket_metadata_table_configuration: GetBucketMetadataTableConfigurationInput => GetBucketMetadataTableConfigurationOutput;
+        get_bucket_metrics_configuration: GetBucketMetricsConfigurationInput => GetBucketMetricsConfigurationOutput;
+        get_bucket_notification_configuration: GetBucketNotificationConfigurationInput => GetBucketNotificationConfigurationOutput;
+        get_bucket_ownership_controls: GetBucketOwnershipControlsInput => GetBucketOwnershipControlsOutput;
+        get_bucket_policy: GetBucketPolicyInput => GetBucketPolicyOutput;
+        get_bucket_policy_status: GetBucketPolicyStatusInput => GetBucketPolicyStatusOutput;
+        get_bucket_replication: GetBucketReplicationInput => GetBucketReplicationOutput;
+        get_bucket_request_payment: GetBucketRequestPaymentInput => GetBucketRequestPaymentOutput;
+        get_bucket_tagging: GetBucketTaggingInput => GetBucketTaggingOutput;
+        get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput;
+        get_bucket_website: GetBucketWebsiteInput => GetBucketWebsiteOutput;
+        get_object_acl: GetObjectAclInput => GetObjectAclOutput;
+        get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput;
+        get_object_legal_hold: GetObjectLegalHoldInput => GetObjectLegalHoldOutput;
+        get_object_lock_configuration: GetObjectLockConfigurationInput => GetObjectLockConfigurationOutput;
+        get_object_retention: GetObjectRetentionInput => GetObjectRetentionOutput;
+        get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput;
+        get_object_torrent: GetObjectTorrentInput => GetObjectTorrentOutput;
+        get_public_access_block: GetPublicAccessBlockInput => GetPublicAccessBlockOutput;
+        head_bucket: HeadBucketInput => HeadBucketOutput;
+        head_object: HeadObjectInput => HeadObjectOutput;
+        list_bucket_analytics_configurations: ListBucketAnalyticsConfigurationsInput => ListBucketAnalyticsConfigurationsOutput;
+        list_bucket_intelligent_tiering_configurations: ListBucketIntelligentTieringConfigurationsInput => ListBucketIntelligentTieringConfigurationsOutput;
+        list_bucket_inventory_configurations: ListBucketInventoryConfigurationsInput => ListBucketInventoryConfigurationsOutput;
+        list_bucket_metrics_configurations: ListBucketMetricsConfigurationsInput => ListBucketMetricsConfigurationsOutput;
+        list_buckets: ListBucketsInput => ListBucketsOutput;
+        list_directory_buckets: ListDirectoryBucketsInput => ListDirectoryBucketsOutput;
+        list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput;
+        list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput;
+        list_objects: ListObjectsInput => ListObjectsOutput;
+        list_objects_v2: ListObjectsV2Input => ListObjectsV2Output;
+        list_parts: ListPartsInput => ListPartsOutput;
+        post_object: PostObjectInput => PostObjectOutput;
+        put_bucket_accelerate_configuration: PutBucketAccelerateConfigurationInput => PutBucketAccelerateConfigurationOutput;
+        put_bucket_acl: PutBucketAclInput => PutBucketAclOutput;
+        put_bucket_analytics_configuration: PutBucketAnalyticsConfigurationInput => PutBucketAnalyticsConfigurationOutput;
+        put_bucket_cors: PutBucketCorsInput => PutBucketCorsOutput;
+        put_bucket_encryption: PutBucketEncryptionInput => PutBucketEncryptionOutput;
+        put_bucket_intelligent_tiering_configuration: PutBucketIntelligentTieringConfigurationInput => PutBucketIntelligentTieringConfigurationOutput;
+        put_bucket_inventory_configuration: PutBucketInventoryConfigurationInput => PutBucketInventoryConfigurationOutput;
+        put_bucket_lifecycle_configuration: PutBucketLifecycleConfigurationInput => PutBucketLifecycleConfigurationOutput;
+        put_bucket_logging: PutBucketLoggingInput => PutBucketLoggingOutput;
+        put_bucket_metrics_configuration: PutBucketMetricsConfigurationInput => PutBucketMetricsConfigurationOutput;
+        put_bucket_notification_configuration: PutBucketNotificationConfigurationInput => PutBucketNotificationConfigurationOutput;
+        put_bucket_ownership_controls: PutBucketOwnershipControlsInput => PutBucketOwnershipControlsOutput;
+        put_bucket_policy: PutBucketPolicyInput => PutBucketPolicyOutput;
+        put_bucket_replication: PutBucketReplicationInput => PutBucketReplicationOutput;
+        put_bucket_request_payment: PutBucketRequestPaymentInput => PutBucketRequestPaymentOutput;
+        put_bucket_tagging: PutBucketTaggingInput => PutBucketTaggingOutput;
+        put_bucket_versioning: PutBucketVersioningInput => PutBucketVersioningOutput;
+        put_bucket_website: PutBucketWebsiteInput => PutBucketWebsiteOutput;
+        put_object_acl: PutObjectAclInput => PutObjectAclOutput;
+        put_object_legal_hold: PutObjectLegalHoldInput => PutObjectLegalHoldOutput;
+        put_object_lock_configuration: PutObjectLockConfigurationInput => PutObjectLockConfigurationOutput;
+        put_object_retention: PutObjectRetentionInput => PutObjectRetentionOutput;
+        put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput;
+        put_public_access_block: PutPublicAccessBlockInput => PutPublicAccessBlockOutput;
+        restore_object: RestoreObjectInput => RestoreObjectOutput;
+        select_object_content: SelectObjectContentInput => SelectObjectContentOutput;
+        upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput;
+        write_get_object_response: WriteGetObjectResponseInput => WriteGetObjectResponseOutput;
+    }
+}

@@ -1,0 +1,607 @@
+//! The web console over HTTP: login and sessions, CSRF and origin checks, security headers,
+//! browse/upload/download/delete/share/thumbnails, and the same per-user rules as the S3 API
+//! — against the real gateway over s3s-fs, reading the store directly to prove uploads are
+//! sealed.
+
+mod support;
+
+use s3seal::config::{RuleConfig, UserConfig};
+use std::io::Cursor;
+use support::*;
+
+const ALICE: (&str, &str) = ("alice", "alice-secret-0001");
+
+async fn start() -> TestGateway {
+    start_with(|_| {}).await
+}
+
+/// The harness's admin user plus alice, who may read/write/list/delete only `photos/alice/`.
+async fn start_with(tweak: impl FnOnce(&mut s3seal::config::Config)) -> TestGateway {
+    let gw = TestGateway::start_with(Upstream::Fs, |c| {
+        c.users.push(UserConfig {
+            access_key: ALICE.0.into(),
+            secret_key: Some(ALICE.1.into()),
+            secret_key_env: None,
+            secret_key_file: None,
+            expires: None,
+            rules: vec![RuleConfig {
+                bucket: "photos".into(),
+                prefix: "${user}/".into(),
+                allow: ["read", "write", "list", "delete"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            }],
+        });
+        tweak(c);
+    })
+    .await;
+    gw.client
+        .create_bucket()
+        .bucket("photos")
+        .send()
+        .await
+        .unwrap();
+    gw
+}
+
+/// A logged-in browser: its session cookie and the CSRF token from the page.
+struct Browser {
+    addr: std::net::SocketAddr,
+    cookie: String,
+    csrf: String,
+}
+
+struct Reply {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.text()))
+    }
+}
+
+async fn send(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let h: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (status, head, body) = raw_request(addr, method, path, &h, body).await;
+    Reply { status, head, body }
+}
+
+async fn try_login(gw: &TestGateway, ak: &str, sk: &str) -> Reply {
+    let form = format!("access_key={ak}&secret_key={sk}");
+    send(
+        gw.addr,
+        "POST",
+        "/console/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+    )
+    .await
+}
+
+async fn login(gw: &TestGateway, ak: &str, sk: &str) -> Browser {
+    let r = try_login(gw, ak, sk).await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let set = r.header("set-cookie").expect("session cookie");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let mut b = Browser {
+        addr: gw.addr,
+        cookie,
+        csrf: String::new(),
+    };
+    let page = b.get("/console/").await;
+    assert_eq!(page.status, 200);
+    let text = page.text();
+    let at = text
+        .find(r#"name="csrf-token" content=""#)
+        .expect("csrf meta tag")
+        + r#"name="csrf-token" content=""#.len();
+    b.csrf = text[at..].split('"').next().unwrap().to_owned();
+    b
+}
+
+impl Browser {
+    async fn get(&self, path: &str) -> Reply {
+        send(self.addr, "GET", path, &[("cookie", &self.cookie)], b"").await
+    }
+
+    /// A console API call as the page's script makes it.
+    async fn api(&self, method: &str, path: &str, body: &[u8]) -> Reply {
+        send(
+            self.addr,
+            method,
+            path,
+            &[("cookie", &self.cookie), ("x-csrf-token", &self.csrf)],
+            body,
+        )
+        .await
+    }
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 99]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+fn assert_hardened(r: &Reply) {
+    let csp = r.header("content-security-policy").expect("CSP");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"));
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
+    assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"));
+}
+
+#[tokio::test]
+async fn login_gate_cookie_and_headers() {
+    let gw = start().await;
+    let r = send(gw.addr, "GET", "/console/", &[], b"").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains(r#"<form id="login""#));
+    assert_hardened(&r);
+    assert_eq!(
+        r.header("strict-transport-security"),
+        None,
+        "no HSTS on plain HTTP"
+    );
+    // Pages redirect to the login; the API answers 401.
+    let r = send(gw.addr, "GET", "/console/b/photos/", &[], b"").await;
+    assert_eq!(
+        (r.status, r.header("location").as_deref()),
+        (303, Some("/console/"))
+    );
+    let r = send(
+        gw.addr,
+        "POST",
+        "/console/api/delete?bucket=photos&key=x",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert_hardened(&r);
+
+    for (ak, sk) in [
+        (ACCESS_KEY, "wrong-secret"),
+        ("nobody", "x"),
+        (ACCESS_KEY, ""),
+    ] {
+        let r = try_login(&gw, ak, sk).await;
+        assert_eq!(r.status, 401, "{ak}/{sk}");
+        assert!(r.text().contains(r#"class="error""#));
+        assert_eq!(r.header("set-cookie"), None);
+    }
+    let r = try_login(&gw, ACCESS_KEY, SECRET_KEY).await;
+    assert_eq!(r.status, 303);
+    let c = r.header("set-cookie").unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(c.contains(attr), "{c} lacks {attr}");
+    }
+    assert!(
+        !c.contains("Secure"),
+        "plain HTTP: a Secure cookie would never come back"
+    );
+    // A forged cookie is no session.
+    let r = send(
+        gw.addr,
+        "GET",
+        "/console/b/photos/",
+        &[("cookie", "s3seal_console=forged")],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 303);
+}
+
+#[tokio::test]
+async fn browse_upload_download_delete() {
+    let gw = start().await;
+    gw.put("photos", "docs/a.txt", b"hello console").await;
+    let b = login(&gw, ACCESS_KEY, SECRET_KEY).await;
+
+    let home = b.get("/console/").await;
+    assert!(
+        home.text()
+            .contains(r#"<a class="bucket" href="/console/b/photos/">photos</a>"#)
+    );
+    assert_hardened(&home);
+    let root = b.get("/console/b/photos/").await;
+    assert!(
+        root.text()
+            .contains(r#"href="/console/b/photos/docs/">docs/</a>"#),
+        "{}",
+        root.text()
+    );
+    let docs = b.get("/console/b/photos/docs/").await;
+    let t = docs.text();
+    assert!(t.contains(r#"data-key="docs/a.txt" data-size="13""#), "{t}");
+    assert!(
+        t.contains(&format!(r#"<td class="owner">{ACCESS_KEY}</td>"#)),
+        "owner shown: {t}"
+    );
+
+    // Upload through the console: stored sealed, readable through S3.
+    let data = pattern(300_000, 5);
+    let r = b
+        .api(
+            "PUT",
+            "/console/api/object?bucket=photos&key=docs/up%20load.bin",
+            &data,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(gw.get("photos", "docs/up load.bin").await, data);
+    let (stored, meta) = gw.raw_get("photos", "docs/up load.bin").await;
+    assert!(
+        meta.contains_key("s3seal-dek"),
+        "wrapped key in metadata: {meta:?}"
+    );
+    assert!(stored.len() > data.len());
+    assert!(
+        !stored.windows(64).any(|w| w == &data[1000..1064]),
+        "plaintext in the store"
+    );
+
+    // Download: exact bytes, never rendered inline.
+    let r = b.get("/console/dl/photos/docs/up%20load.bin").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, data);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/octet-stream")
+    );
+    assert!(
+        r.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment;")
+    );
+
+    // Delete needs the CSRF token and a same-origin Origin.
+    let path = "/console/api/delete?bucket=photos&key=docs/a.txt";
+    let r = send(gw.addr, "POST", path, &[("cookie", &b.cookie)], b"").await;
+    assert_eq!(r.status, 403, "no CSRF token");
+    let r = send(
+        gw.addr,
+        "POST",
+        path,
+        &[("cookie", &b.cookie), ("x-csrf-token", "guess")],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 403, "wrong CSRF token");
+    let r = send(
+        gw.addr,
+        "POST",
+        path,
+        &[
+            ("cookie", &b.cookie),
+            ("x-csrf-token", &b.csrf),
+            ("origin", "http://evil.example"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 403, "cross-origin");
+    assert_eq!(
+        gw.get("photos", "docs/a.txt").await,
+        b"hello console",
+        "still there"
+    );
+    let r = b.api("POST", path, b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let gone = gw
+        .client
+        .head_object()
+        .bucket("photos")
+        .key("docs/a.txt")
+        .send()
+        .await;
+    assert!(gone.is_err());
+}
+
+#[tokio::test]
+async fn multipart_upload_through_the_console_api() {
+    let gw = start().await;
+    let b = login(&gw, ACCESS_KEY, SECRET_KEY).await;
+    let data = pattern(5 * 1024 * 1024 + 4321, 9);
+    let q = "bucket=photos&key=big.bin";
+    let r = b
+        .api("POST", &format!("/console/api/mpu/create?{q}"), b"")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json()["upload_id"].as_str().unwrap().to_owned();
+    let mut parts = Vec::new();
+    for (n, chunk) in data.chunks(5 * 1024 * 1024).enumerate() {
+        let n = n + 1;
+        let r = b
+            .api(
+                "PUT",
+                &format!("/console/api/mpu/part?{q}&upload_id={id}&part={n}"),
+                chunk,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        parts.push(serde_json::json!({"part": n, "etag": r.json()["etag"]}));
+    }
+    let done = serde_json::json!({ "parts": parts }).to_string();
+    let r = b
+        .api(
+            "POST",
+            &format!("/console/api/mpu/complete?{q}&upload_id={id}"),
+            done.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(gw.get("photos", "big.bin").await, data);
+    // A body over the console's part limit is refused before it is stored.
+    let huge = vec![0u8; s3seal::console::MAX_PART + 1];
+    let r = b
+        .api("PUT", &format!("/console/api/object?{q}x"), &huge)
+        .await;
+    assert_eq!(r.status, 413);
+    let r = b
+        .api(
+            "POST",
+            "/console/api/mpu/complete?bucket=photos&key=big.bin&upload_id=bogus",
+            b"{not json",
+        )
+        .await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn thumbnails_and_share_links() {
+    let gw = start().await;
+    let img = png(400, 200);
+    gw.client
+        .put_object()
+        .bucket("photos")
+        .key("pics/cat.png")
+        .content_type("image/png")
+        .body(img.clone().into())
+        .send()
+        .await
+        .unwrap();
+    gw.put("photos", "pics/notes.txt", b"not an image").await;
+    let b = login(&gw, ACCESS_KEY, SECRET_KEY).await;
+    let page = b.get("/console/b/photos/pics/").await.text();
+    assert!(
+        page.contains(
+            r#"<img class="thumb" alt="" loading="lazy" src="/console/thumb/photos/pics/cat.png">"#
+        ),
+        "{page}"
+    );
+    let r = b.get("/console/thumb/photos/pics/cat.png").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type").as_deref(), Some("image/png"));
+    let t = image::load_from_memory(&r.body).unwrap();
+    assert_eq!((t.width(), t.height()), (160, 80));
+    // Cached thereafter; the second request is the same picture.
+    assert_eq!(
+        b.get("/console/thumb/photos/pics/cat.png").await.body,
+        r.body
+    );
+    assert_eq!(
+        b.get("/console/thumb/photos/pics/notes.txt").await.status,
+        415
+    );
+    assert_eq!(
+        b.get("/console/thumb/photos/pics/none.png").await.status,
+        404
+    );
+
+    // Share: a presigned link that works without any session, for a bounded time.
+    let r = b
+        .api(
+            "POST",
+            "/console/api/share?bucket=photos&key=pics/cat.png&expires=60",
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let url = r.json()["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&gw.endpoint) && url.contains("X-Amz-Expires=60"),
+        "{url}"
+    );
+    let path = &url[gw.endpoint.len()..];
+    let fetched = send(gw.addr, "GET", path, &[], b"").await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.body, img);
+    for bad in ["0", "604801", "soon"] {
+        let r = b
+            .api(
+                "POST",
+                &format!("/console/api/share?bucket=photos&key=pics/cat.png&expires={bad}"),
+                b"",
+            )
+            .await;
+        assert_eq!(r.status, 400, "expires={bad}");
+    }
+    let r = b
+        .api(
+            "POST",
+            "/console/api/share?bucket=photos&key=pics/none&expires=60",
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 404, "nothing to share");
+}
+
+#[tokio::test]
+async fn console_has_no_powers_beyond_the_users_rules() {
+    let gw = start().await;
+    gw.put("photos", "alice/mine.txt", b"alice").await;
+    gw.put("photos", "bob/theirs.txt", b"bob").await;
+    gw.client
+        .put_object()
+        .bucket("photos")
+        .key("bob/pic.png")
+        .content_type("image/png")
+        .body(png(10, 10).into())
+        .send()
+        .await
+        .unwrap();
+    let a = login(&gw, ALICE.0, ALICE.1).await;
+    let own = a.get("/console/b/photos/alice/").await;
+    assert_eq!(own.status, 200);
+    assert!(own.text().contains(r#"data-key="alice/mine.txt""#));
+    let up = a
+        .api(
+            "PUT",
+            "/console/api/object?bucket=photos&key=alice/new.txt",
+            b"ok",
+        )
+        .await;
+    assert_eq!(up.status, 200, "{}", up.text());
+
+    let denied = [
+        a.get("/console/b/photos/bob/").await,
+        a.get("/console/dl/photos/bob/theirs.txt").await,
+        a.get("/console/thumb/photos/bob/pic.png").await,
+        a.api(
+            "PUT",
+            "/console/api/object?bucket=photos&key=bob/x.txt",
+            b"x",
+        )
+        .await,
+        a.api(
+            "POST",
+            "/console/api/delete?bucket=photos&key=bob/theirs.txt",
+            b"",
+        )
+        .await,
+        a.api(
+            "POST",
+            "/console/api/share?bucket=photos&key=bob/theirs.txt&expires=60",
+            b"",
+        )
+        .await,
+        a.api(
+            "POST",
+            "/console/api/mpu/create?bucket=photos&key=bob/big",
+            b"",
+        )
+        .await,
+    ];
+    for (i, r) in denied.iter().enumerate() {
+        assert_eq!(r.status, 403, "case {i}: {}", r.text());
+        assert!(r.text().contains("AccessDenied"), "case {i}: {}", r.text());
+    }
+    assert_eq!(gw.get("photos", "bob/theirs.txt").await, b"bob");
+    let none = gw
+        .client
+        .head_object()
+        .bucket("photos")
+        .key("bob/x.txt")
+        .send()
+        .await;
+    assert!(none.is_err(), "the denied upload stored nothing");
+    // What alice uploads carries her name as owner.
+    let page = a.get("/console/b/photos/alice/").await.text();
+    assert!(page.contains(r#"<td class="owner">alice</td>"#), "{page}");
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let gw = start().await;
+    let b = login(&gw, ACCESS_KEY, SECRET_KEY).await;
+    let r = send(
+        gw.addr,
+        "POST",
+        "/console/logout",
+        &[
+            ("cookie", &b.cookie),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        b"csrf=wrong",
+    )
+    .await;
+    assert_eq!(r.status, 403, "logout needs the CSRF token too");
+    let form = format!("csrf={}", b.csrf);
+    let r = send(
+        gw.addr,
+        "POST",
+        "/console/logout",
+        &[
+            ("cookie", &b.cookie),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        form.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 303);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    let after = b.get("/console/b/photos/").await;
+    assert_eq!(after.status, 303, "the old cookie is dead");
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled() {
+    let gw = start_with(|c| {
+        c.auth.max_failures = 3;
+        c.auth.failure_delay_ms = 0;
+        c.auth.lockout_secs = 60;
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(try_login(&gw, ALICE.0, "guess").await.status, 401);
+    }
+    let r = try_login(&gw, ALICE.0, ALICE.1).await;
+    assert_eq!(r.status, 429, "locked out even with the right secret");
+    assert_eq!(r.header("set-cookie"), None);
+    // Another user is not affected.
+    login(&gw, ACCESS_KEY, SECRET_KEY).await;
+}
+
+#[tokio::test]
+async fn console_can_be_switched_off_and_never_shadows_signed_s3() {
+    // On: a bucket named "console" still works for S3 clients.
+    let gw = start().await;
+    gw.client
+        .create_bucket()
+        .bucket("console")
+        .send()
+        .await
+        .unwrap();
+    gw.put("console", "k", b"v").await;
+    assert_eq!(gw.get("console", "k").await, b"v");
+    drop(gw);
+    // Off: /console/ is just an unsigned S3 request.
+    let gw = start_with(|c| c.server.console = false).await;
+    let r = send(gw.addr, "GET", "/console/", &[], b"").await;
+    assert_eq!(r.status, 403);
+    assert!(!r.text().contains("login"));
+}

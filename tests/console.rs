@@ -92,13 +92,18 @@ async fn send(
     Reply { status, head, body }
 }
 
+/// A login form post as a browser sends it (with its page's Origin).
 async fn try_login(gw: &TestGateway, ak: &str, sk: &str) -> Reply {
     let form = format!("access_key={ak}&secret_key={sk}");
+    let origin = format!("http://{}", gw.addr);
     send(
         gw.addr,
         "POST",
         "/console/login",
-        &[("content-type", "application/x-www-form-urlencoded")],
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("origin", &origin),
+        ],
         form.as_bytes(),
     )
     .await
@@ -161,7 +166,7 @@ fn assert_hardened(r: &Reply) {
         Some("nosniff")
     );
     assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
-    assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"));
+    assert_eq!(r.header("referrer-policy").as_deref(), Some("same-origin"));
 }
 
 #[tokio::test]

@@ -75,7 +75,7 @@ fn layout(title: &str, user: Option<(&str, &str)>, data: &str, body: &str) -> St
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-{csrf_meta}<title>{} · s3seal</title><link rel="stylesheet" href="/console/static/console.css"></head>
+{csrf_meta}<title>{} · s3seal</title><link rel="stylesheet" href="/console/static/console.css"><link rel="icon" href="/console/static/favicon.svg"></head>
 <body{data}><header><h1>s3seal</h1>{bar}</header><main>
 {body}
 </main><script src="/console/static/console.js"></script></body></html>
@@ -164,7 +164,7 @@ pub fn listing(user: &str, csrf: &str, l: &Listing<'_>) -> String {
         let name = f.strip_prefix(l.prefix).unwrap_or(f);
         let _ = write!(
             body,
-            r#"<tr class="folder"><td>📁</td><td class="name"><a class="folder" href="/console/b/{b}/{}">{}</a></td><td></td><td></td><td></td><td></td></tr>"#,
+            r#"<tr class="folder"><td class="icon">▸</td><td class="name"><a class="folder" href="/console/b/{b}/{}">{}</a></td><td></td><td></td><td></td><td></td></tr>"#,
             path_escape(f),
             esc(name)
         );

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 const JS: &str = include_str!("assets/console.js");
 const CSS: &str = include_str!("assets/console.css");
+const ICON: &str = include_str!("assets/favicon.svg");
 
 /// Largest upload body the console takes in one request; the browser sends bigger files as
 /// multipart parts of 8 MiB. Bounds the memory one upload request can pin.
@@ -150,6 +151,7 @@ impl Console {
             (&Method::GET, "/static/console.css") => {
                 return Ok(asset(CSS, "text/css; charset=utf-8"));
             }
+            (&Method::GET, "/static/favicon.svg") => return Ok(asset(ICON, "image/svg+xml")),
             (&Method::POST, "/login") => return self.login(body, throttle, peer).await,
             _ => {}
         }
@@ -635,10 +637,12 @@ impl Console {
             HeaderValue::from_static("nosniff"),
         );
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        // Share links in the page must not leak through Referer.
+        // Console URLs (bucket and key names) never leak to other sites through Referer.
+        // Not "no-referrer": with it, browsers send `Origin: null` on form posts, which the
+        // origin check must refuse.
         h.insert(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            HeaderValue::from_static("same-origin"),
         );
         h.entry(header::CACHE_CONTROL)
             .or_insert(HeaderValue::from_static("no-store"));

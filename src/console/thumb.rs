@@ -48,7 +48,12 @@ pub fn render(source: &[u8]) -> Result<Vec<u8>, String> {
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
     let img = reader.decode().map_err(|e| e.to_string())?;
-    let small = img.thumbnail(EDGE, EDGE);
+    // Small pictures stay as they are: scaling up only blurs them.
+    let small = if img.width() <= EDGE && img.height() <= EDGE {
+        img
+    } else {
+        img.thumbnail(EDGE, EDGE)
+    };
     let mut out = Vec::new();
     small
         .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
@@ -74,6 +79,13 @@ mod tests {
         let t = render(&png(640, 320)).unwrap();
         let img = image::load_from_memory(&t).unwrap();
         assert_eq!((img.width(), img.height()), (EDGE, EDGE / 2));
+    }
+
+    #[test]
+    fn small_images_are_not_enlarged() {
+        let t = render(&png(64, 48)).unwrap();
+        let img = image::load_from_memory(&t).unwrap();
+        assert_eq!((img.width(), img.height()), (64, 48));
     }
 
     #[test]

@@ -8,6 +8,9 @@ here=$(dirname "$0")
 . "$here/lib.sh"
 [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium is missing (scripts/setup-test-deps installs it)"
 start_gateway
+# Screenshots of every run (the README's picture is one of them: docs/console.png).
+export CONSOLE_SHOT_DIR=${CONSOLE_SHOT_DIR:-$(cd "$here/../.." && pwd)/target/console-screenshots}
+mkdir -p "$CONSOLE_SHOT_DIR"
 head -c $((20 * 1024 * 1024 + 4321)) /dev/urandom >"$WORK/big.bin"
 ENDPOINT=$ENDPOINT WORK=$WORK timeout 600 python3 - <<'PY' || { echo "--- gateway log (last lines)" >&2; tail -n 30 "$GW_LOG" >&2; fail "console in the browser"; }
 import base64, hashlib, os, struct, sys, urllib.error, urllib.parse, urllib.request, zlib
@@ -20,6 +23,9 @@ endpoint = os.environ["ENDPOINT"].rstrip("/")
 work = os.environ["WORK"]
 access, secret = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
 T = 30_000  # every browser wait, in ms
+SHOTS = os.environ["CONSOLE_SHOT_DIR"]
+def shot(page, name):
+    page.screenshot(path=os.path.join(SHOTS, name), full_page=True)
 BUCKET = "gallery"
 s3 = boto3.client("s3", endpoint_url=endpoint,
                   config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
@@ -124,11 +130,13 @@ with sync_playwright() as p:
         ctx.close()
         ok("wrong secret: 401, .error shown, no session")
 
-        ctx = browser.new_context(accept_downloads=True)
+        ctx = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 640})
         page = ctx.new_page()
         page.set_default_timeout(T)
         page.set_default_navigation_timeout(T)
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{endpoint}/console/", timeout=T)
+        shot(page, "login.png")
         resp = log_in(page, secret)
         check(resp is not None and resp.ok, f"login answered {resp and resp.status}")
         page.goto(f"{endpoint}/console/")
@@ -244,6 +252,8 @@ with sync_playwright() as p:
         ok(f"folder row leads to albums/; two files uploaded at once land in the prefix (data-key {keys[0]!r})")
 
         page.goto(bucket_url)
+        page.wait_for_function("() => [...document.querySelectorAll('img.thumb')].every(i => i.complete)", timeout=T)
+        shot(page, "bucket.png")
         r = row(page, "photo.png")
         dialogs = []
         page.once("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
@@ -288,8 +298,7 @@ with sync_playwright() as p:
         if page is not None:
             try:
                 print(f"page: {page.url}\n{page.content()[:3000]}", file=sys.stderr)
-                if os.environ.get("CONSOLE_SHOT_DIR"):
-                    page.screenshot(path=os.path.join(os.environ["CONSOLE_SHOT_DIR"], "console-failure.png"))
+                shot(page, "failure.png")
             except Exception:
                 pass
         sys.exit(1)

@@ -127,6 +127,11 @@ pub struct ServerConfig {
     /// Serve Prometheus metrics at GET /metrics (no authentication; no secrets in it).
     #[serde(default = "default_true")]
     pub metrics: bool,
+    /// A connection with no request in progress is closed after this many seconds: idle
+    /// keep-alive connections, and clients that do not finish sending request headers in
+    /// time (slow-loris). 0: never.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
     /// Seconds the store may make no progress (no answer, no body bytes sent or read) before
     /// the request fails with 503. 0: wait forever.
     #[serde(default = "default_upstream_timeout")]
@@ -253,6 +258,10 @@ fn default_log_format() -> String {
 fn default_listen() -> SocketAddr {
     DEFAULT_LISTEN.parse().expect("constant address")
 }
+fn default_idle_timeout() -> u64 {
+    60
+}
+
 fn default_upstream_timeout() -> u64 {
     60
 }
@@ -289,6 +298,7 @@ impl Default for ServerConfig {
             metrics: true,
             console: true,
             upstream_timeout_secs: default_upstream_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
             log_format: default_log_format(),
             tls: None,
         }

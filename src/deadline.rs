@@ -1,6 +1,8 @@
 //! A deadline on the store: a call the store does not answer, or a body it stops sending or
 //! stops reading, fails after `server.upstream_timeout_secs` of no progress with a clear
-//! 503, instead of pinning the client's connection (and its memory) forever.
+//! 503, instead of pinning the client's connection (and its memory) forever. Idempotent
+//! reads (GET, HEAD) the store fails transiently are tried again before the client sees an
+//! error: nothing has been sent to the client yet, so a retry is invisible and safe.
 //!
 //! "No progress" is measured, not total time: a 5 GiB PUT may take minutes as long as the
 //! store keeps reading, and time spent waiting on a slow *client* never counts against the
@@ -19,18 +21,42 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+/// Further attempts at a read the store failed transiently (a remote store's SDK client
+/// retries on its own too; this also covers the local store and stalls).
+const READ_RETRIES: u32 = 2;
+
 pub struct Deadline {
     inner: Upstream,
     limit: Duration,
 }
 
 impl Deadline {
-    /// Wraps `inner`; a zero `limit` means no deadline (returns `inner` itself).
+    /// Wraps `inner`; a zero `limit` means no deadline (reads are still retried).
     pub fn wrap(inner: Upstream, limit: Duration) -> Upstream {
-        if limit.is_zero() {
-            inner
-        } else {
-            Arc::new(Deadline { inner, limit })
+        Arc::new(Deadline { inner, limit })
+    }
+
+    /// Calls `call` until it succeeds, fails for good, or has been retried READ_RETRIES times.
+    async fn read<T, F, Fut>(&self, op: &str, mut call: F) -> S3Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = S3Result<T>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match self.answer(op, call()).await {
+                Err(e) if attempt < READ_RETRIES && transient(&e) => {
+                    attempt += 1;
+                    tracing::info!(
+                        op,
+                        attempt,
+                        code = e.code().as_str(),
+                        "store failed a read; retrying"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50 << (2 * attempt))).await;
+                }
+                r => return r,
+            }
         }
     }
 
@@ -52,6 +78,9 @@ impl Deadline {
     }
 
     async fn answer<T>(&self, op: &str, fut: impl Future<Output = S3Result<T>>) -> S3Result<T> {
+        if self.limit.is_zero() {
+            return fut.await;
+        }
         match tokio::time::timeout(self.limit, fut).await {
             Ok(r) => r,
             Err(_) => Err(self.stalled(op)),
@@ -85,6 +114,15 @@ impl Deadline {
             }
         }
     }
+}
+
+/// Errors worth another try: the store's own 5xx and throttling, and our deadline.
+fn transient(e: &S3Error) -> bool {
+    use s3s::S3ErrorCode as C;
+    matches!(
+        e.code(),
+        C::InternalError | C::ServiceUnavailable | C::SlowDown
+    ) || e.status_code().is_some_and(|s| s.is_server_error())
 }
 
 /// When the store last pulled from an upload body, and whether that body is waiting on the
@@ -220,7 +258,12 @@ impl S3 for Deadline {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        let mut resp = self.answer("GetObject", self.inner.get_object(req)).await?;
+        let mut resp = self
+            .read("GetObject", || self.inner.get_object(req.clone()))
+            .await?;
+        if self.limit.is_zero() {
+            return Ok(resp);
+        }
         if let Some(inner) = resp.output.body.take() {
             resp.output.body = Some(StreamingBlob::new(Idle {
                 inner,
@@ -231,10 +274,21 @@ impl S3 for Deadline {
         Ok(resp)
     }
 
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.read("HeadObject", || self.inner.head_object(req.clone()))
+            .await
+    }
+
     async fn put_object(
         &self,
         mut req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
+        if self.limit.is_zero() {
+            return self.inner.put_object(req).await;
+        }
         let p = watch(&mut req.input.body);
         self.upload("PutObject", p, self.inner.put_object(req))
             .await
@@ -244,6 +298,9 @@ impl S3 for Deadline {
         &self,
         mut req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
+        if self.limit.is_zero() {
+            return self.inner.upload_part(req).await;
+        }
         let p = watch(&mut req.input.body);
         self.upload("UploadPart", p, self.inner.upload_part(req))
             .await
@@ -305,7 +362,6 @@ impl S3 for Deadline {
         get_object_torrent: GetObjectTorrentInput => GetObjectTorrentOutput;
         get_public_access_block: GetPublicAccessBlockInput => GetPublicAccessBlockOutput;
         head_bucket: HeadBucketInput => HeadBucketOutput;
-        head_object: HeadObjectInput => HeadObjectOutput;
         list_bucket_analytics_configurations: ListBucketAnalyticsConfigurationsInput => ListBucketAnalyticsConfigurationsOutput;
         list_bucket_intelligent_tiering_configurations: ListBucketIntelligentTieringConfigurationsInput => ListBucketIntelligentTieringConfigurationsOutput;
         list_bucket_inventory_configurations: ListBucketInventoryConfigurationsInput => ListBucketInventoryConfigurationsOutput;

@@ -106,6 +106,8 @@ impl Gateway {
             ))
         });
         let ops = crate::server::Ops {
+            idle_timeout: (cfg.server.idle_timeout_secs > 0)
+                .then(|| Duration::from_secs(cfg.server.idle_timeout_secs)),
             console,
             tls,
             throttle: crate::throttle::Throttle::new(cfg.auth.clone()),

@@ -37,6 +37,8 @@ pub struct Ops {
     pub tls: Option<Arc<crate::tls::Tls>>,
     /// The web console at /console; None: not served.
     pub console: Option<Arc<crate::console::Console>>,
+    /// Closes connections with no request in progress for this long; None: never.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Ops {
@@ -50,6 +52,7 @@ impl Ops {
             serve_metrics: false,
             tls: None,
             console: None,
+            idle_timeout: None,
         }
     }
 
@@ -100,11 +103,14 @@ pub async fn serve(
             () = shutdown.as_mut() => break,
         };
         let _ = socket.set_nodelay(true);
+        let conn_state = Arc::new(Conn::new());
         let svc = Router {
             s3: service.clone(),
             ops: ops.clone(),
             peer,
+            conn: conn_state.clone(),
         };
+        let idle = ops.idle_timeout;
         let watcher = graceful.watcher();
         let http = http.clone();
         match ops.tls.as_ref().map(|t| t.acceptor()) {
@@ -113,8 +119,13 @@ pub async fn serve(
                     .serve_connection(TokioIo::new(socket), svc)
                     .into_owned();
                 tokio::spawn(async move {
-                    if let Err(err) = watcher.watch(conn).await {
-                        tracing::debug!(%err, %peer, "connection ended with error");
+                    tokio::select! {
+                        r = watcher.watch(conn) => if let Err(err) = r {
+                            tracing::debug!(%err, %peer, "connection ended with error");
+                        },
+                        () = conn_state.idle_expired(idle) => {
+                            tracing::debug!(%peer, "closed a connection idle or slow to send its request");
+                        }
                     }
                 });
             }
@@ -135,8 +146,13 @@ pub async fn serve(
                         }
                     };
                     let conn = http.serve_connection(TokioIo::new(tls), svc).into_owned();
-                    if let Err(err) = watcher.watch(conn).await {
-                        tracing::debug!(%err, %peer, "connection ended with error");
+                    tokio::select! {
+                        r = watcher.watch(conn) => if let Err(err) = r {
+                            tracing::debug!(%err, %peer, "connection ended with error");
+                        },
+                        () = conn_state.idle_expired(idle) => {
+                            tracing::debug!(%peer, "closed a connection idle or slow to send its request");
+                        }
                     }
                 });
             }
@@ -165,11 +181,94 @@ pub async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// One connection's activity, for the idle / slow-header deadline. hyper calls the service
+/// once a request's headers are complete, so "no request in progress for too long" covers
+/// both an idle keep-alive connection and a client trickling its headers. (hyper's own
+/// header_read_timeout is not used: see `serve`.)
+struct Conn {
+    epoch: Instant,
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// Milliseconds since `epoch` when the connection last became idle.
+    idle_since_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Conn {
+    fn new() -> Conn {
+        Conn {
+            epoch: Instant::now(),
+            in_flight: Default::default(),
+            idle_since_ms: Default::default(),
+        }
+    }
+
+    fn begin(self: &Arc<Self>) -> ConnBusy {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        ConnBusy(self.clone())
+    }
+
+    /// Resolves once the connection has had no request in progress for `limit`.
+    async fn idle_expired(&self, limit: Option<Duration>) {
+        let Some(limit) = limit else {
+            return std::future::pending().await;
+        };
+        loop {
+            let since = Duration::from_millis(self.idle_since_ms.load(Ordering::Relaxed));
+            let idle_for = self.epoch.elapsed().saturating_sub(since);
+            if self.in_flight.load(Ordering::Relaxed) > 0 {
+                tokio::time::sleep(limit).await;
+            } else if idle_for >= limit {
+                return;
+            } else {
+                tokio::time::sleep(limit - idle_for).await;
+            }
+        }
+    }
+}
+
+/// Held from the request's headers until its response body is done (or dropped).
+struct ConnBusy(Arc<Conn>);
+
+impl Drop for ConnBusy {
+    fn drop(&mut self) {
+        let c = &self.0;
+        let now = c.epoch.elapsed().as_millis() as u64;
+        c.idle_since_ms.store(now, Ordering::Relaxed);
+        c.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that keeps its connection marked busy until it is done.
+struct Busy {
+    inner: s3s::Body,
+    _busy: ConnBusy,
+}
+
+impl http_body::Body for Busy {
+    type Data = Bytes;
+    type Error = s3s::StdError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 #[derive(Clone)]
 struct Router {
     s3: S3Service,
     ops: Arc<Ops>,
     peer: SocketAddr,
+    conn: Arc<Conn>,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for Router {
@@ -178,6 +277,25 @@ impl hyper::service::Service<http::Request<Incoming>> for Router {
     type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        let busy = self.conn.begin();
+        let fut = self.route(req);
+        Box::pin(async move {
+            let resp = fut.await?;
+            let (parts, body) = resp.into_parts();
+            let body = s3s::Body::http_body(Busy {
+                inner: body,
+                _busy: busy,
+            });
+            Ok(http::Response::from_parts(parts, body))
+        })
+    }
+}
+
+impl Router {
+    fn route(
+        &self,
+        req: http::Request<Incoming>,
+    ) -> futures::future::BoxFuture<'static, Result<s3s::HttpResponse, s3s::HttpError>> {
         let ops = self.ops.clone();
         if req.method() == http::Method::GET {
             match req.uri().path() {

@@ -340,3 +340,107 @@ async fn stalled_store_times_out_slow_client_does_not() {
     assert_eq!(status, "200");
     assert_eq!(gw.get(b, "slow-client").await, data);
 }
+
+/// Fails the next `fail` reads (GET/HEAD) with InternalError, counting every call.
+struct Flaky {
+    inner: Store,
+    fail: Arc<std::sync::atomic::AtomicU32>,
+    calls: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl Flaky {
+    fn trip(&self) -> S3Result<()> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let left = self.fail.load(Ordering::Relaxed);
+        if left > 0 {
+            self.fail.store(left - 1, Ordering::Relaxed);
+            return Err(s3s::s3_error!(InternalError, "injected fault"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for Flaky {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.inner.create_bucket(req).await
+    }
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        self.inner.put_object(req).await
+    }
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.trip()?;
+        self.inner.head_object(req).await
+    }
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        self.trip()?;
+        self.inner.get_object(req).await
+    }
+}
+
+/// A read the store fails transiently is retried by the gateway, invisibly to the client; a
+/// store that keeps failing still yields a clear error after a bounded number of tries.
+#[tokio::test]
+async fn transient_read_failures_are_retried_within_bounds() {
+    let fail = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let (f, c) = (fail.clone(), calls.clone());
+    let (gw, _base) = TestGateway::start_wrapped(move |inner| {
+        Arc::new(Flaky {
+            inner,
+            fail: f,
+            calls: c,
+        })
+    })
+    .await;
+    // The client does not retry: whatever recovers, the gateway recovered.
+    let once = aws_sdk_s3::Client::from_conf(
+        gw.client
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let b = "flaky";
+    once.create_bucket().bucket(b).send().await.unwrap();
+    let body = pattern(200_000, 3);
+    gw.put(b, "o", &body).await;
+
+    fail.store(2, Ordering::Relaxed);
+    calls.store(0, Ordering::Relaxed);
+    let got = once.get_object().bucket(b).key("o").send().await.unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().to_vec(),
+        body
+    );
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        3,
+        "two failures, then success"
+    );
+    fail.store(2, Ordering::Relaxed);
+    once.head_object().bucket(b).key("o").send().await.unwrap();
+
+    fail.store(100, Ordering::Relaxed);
+    calls.store(0, Ordering::Relaxed);
+    let r = once.get_object().bucket(b).key("o").send().await;
+    assert_eq!(error_code(r).as_deref(), Some("InternalError"));
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        3,
+        "bounded: one try and two retries"
+    );
+    fail.store(0, Ordering::Relaxed);
+}

@@ -1,0 +1,117 @@
+//! Connection hygiene: a client trickling its request headers (slow-loris) and an idle
+//! keep-alive connection are closed after `server.idle_timeout_secs`; a slow *reader* of a
+//! response in progress is not.
+
+mod support;
+
+use std::time::Duration;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Bounds every wait, so a regression fails instead of hanging.
+const BOUND: Duration = Duration::from_secs(30);
+
+async fn start() -> TestGateway {
+    TestGateway::start_with(Upstream::Fs, |c| c.server.idle_timeout_secs = 1).await
+}
+
+/// Reads until EOF or error; true when the server closed the connection.
+async fn closed_by_server(s: &mut tokio::net::TcpStream) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(BOUND, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_loris_headers_are_cut_off() {
+    let gw = start().await;
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let (mut rd, mut wr) = s.split();
+    let trickle = async {
+        let head = format!("GET /healthz HTTP/1.1\r\nhost: {}\r\nx-slow: ", gw.addr);
+        wr.write_all(head.as_bytes()).await.unwrap();
+        // One byte every 200 ms, never finishing the headers.
+        for _ in 0..150 {
+            if wr.write_all(b"a").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let watch = async {
+        let mut buf = [0u8; 1024];
+        matches!(
+            tokio::time::timeout(BOUND, rd.read(&mut buf)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    };
+    let closed = tokio::select! {
+        c = watch => c,
+        () = trickle => false,
+    };
+    assert!(
+        closed,
+        "the gateway must close a connection that never finishes its headers"
+    );
+}
+
+#[tokio::test]
+async fn idle_keep_alive_is_closed_but_slow_reader_is_not() {
+    let gw = start().await;
+    let b = gw.bucket().await;
+    let data = pattern(4 << 20, 2);
+    gw.put(&b, "big", &data).await;
+
+    // A keep-alive connection: one request answered, then silence.
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let req = format!("GET /healthz HTTP/1.1\r\nhost: {}\r\n\r\n", gw.addr);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert!(closed_by_server(&mut s).await, "idle keep-alive closed");
+
+    // A download read slowly (pauses longer than the idle timeout) completes.
+    let url = gw
+        .client
+        .get_object()
+        .bucket(&b)
+        .key("big")
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(60)).unwrap(),
+        )
+        .await
+        .unwrap();
+    let path = &url.uri()[gw.endpoint.len()..];
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+        gw.addr
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut paused = 0;
+    loop {
+        let n = tokio::time::timeout(BOUND, s.read(&mut chunk))
+            .await
+            .expect("download stalled")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&chunk[..n]);
+        if paused < 2 && got.len() > (paused + 1) * (1 << 20) {
+            paused += 1;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+    }
+    let split = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(got[..split].starts_with(b"HTTP/1.1 200"));
+    assert!(got[split..] == data[..], "slow reader got the whole body");
+}

@@ -12,11 +12,13 @@ use futures::{StreamExt, stream};
 use s3s::S3Request;
 use s3s::dto::{HeadObjectInput, Object};
 
-/// Stores that list no ETags (s3s-fs, the embedded default) get them from a HEAD per entry.
-/// S3 always lists ETags and clients rely on them (s3cmd's sync crashes without one); on a
-/// local directory a HEAD is a small file read, and real S3 never takes this path.
+/// Stores that list no ETags (s3s-fs, the embedded default) get them filled in. S3 always
+/// lists ETags and clients rely on them (s3cmd's sync crashes without one); real S3 never
+/// takes this path. On the embedded store the ETag is read from s3s-fs's per-object info file
+/// (one small file read, no request through the S3 stack); anything else gets a HEAD.
 pub(super) async fn fill_missing_etags<T>(
     up: &Upstream,
+    local_root: Option<&std::path::Path>,
     req: &S3Request<T>,
     bucket: &str,
     objects: &mut [Object],
@@ -31,7 +33,13 @@ pub(super) async fn fill_missing_etags<T>(
                 .key(objects[i].key.clone().unwrap_or_default())
                 .build();
             let sub = input.map(|input| sub_request(req, input));
+            let key = objects[i].key.clone().unwrap_or_default();
             async move {
+                if let Some(root) = local_root
+                    && let Some(e) = local_etag(root, bucket, &key).await
+                {
+                    return (i, Some(e));
+                }
                 let Ok(sub) = sub else { return (i, None) };
                 (
                     i,
@@ -45,6 +53,22 @@ pub(super) async fn fill_missing_etags<T>(
     for (i, e) in heads {
         objects[i].e_tag = e;
     }
+}
+
+/// The ETag s3s-fs 0.14 keeps in `.bucket-<b64>.object-<b64>.internal.json` at its root
+/// (the s3s-fs version is pinned, so this layout is fixed); None when absent or unreadable.
+async fn local_etag(root: &std::path::Path, bucket: &str, key: &str) -> Option<s3s::dto::ETag> {
+    use base64::Engine;
+    let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let path = root.join(format!(
+        ".bucket-{}.object-{}.internal.json",
+        enc(bucket),
+        enc(key)
+    ));
+    let raw = tokio::fs::read(path).await.ok()?;
+    let info: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+    let tag = info.get("e_tag")?.as_str()?;
+    Some(s3s::dto::ETag::Strong(tag.to_owned()))
 }
 
 pub(super) fn translate(objects: &mut [Object], segment: u32) {

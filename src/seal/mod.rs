@@ -326,7 +326,7 @@ impl S3 for Seal {
         let sub = sub_request(&req, ());
         let mut resp = self.up.list_objects(req).await?;
         if let Some(c) = resp.output.contents.as_mut() {
-            list::fill_missing_etags(&self.up, &sub, &bucket, c).await;
+            list::fill_missing_etags(&self.up, self.local_root.as_deref(), &sub, &bucket, c).await;
             list::translate(c, self.segment);
         }
         Ok(resp)
@@ -341,7 +341,7 @@ impl S3 for Seal {
         let sub = sub_request(&req, ());
         let mut resp = self.up.list_objects_v2(req).await?;
         if let Some(c) = resp.output.contents.as_mut() {
-            list::fill_missing_etags(&self.up, &sub, &bucket, c).await;
+            list::fill_missing_etags(&self.up, self.local_root.as_deref(), &sub, &bucket, c).await;
             list::translate(c, self.segment);
         }
         Ok(resp)

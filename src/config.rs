@@ -258,8 +258,10 @@ fn default_log_format() -> String {
 fn default_listen() -> SocketAddr {
     DEFAULT_LISTEN.parse().expect("constant address")
 }
+/// Above botocore's 60 s read timeout: when a client waits on a connection we consider idle,
+/// its own timeout and retry should come first (see README, known issues).
 fn default_idle_timeout() -> u64 {
-    60
+    75
 }
 
 fn default_upstream_timeout() -> u64 {

@@ -280,14 +280,8 @@ impl Console {
     /// An S3 client signing as the user, dispatching to the gateway's own service in-process
     /// (no socket; the endpoint is never dialled).
     fn client(&self, ak: &str, sk: &str) -> aws_sdk_s3::Client {
-        let creds = aws_sdk_s3::config::Credentials::new(ak, sk, None, None, "s3seal-console");
-        let conf = aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url("http://s3seal.console.internal")
-            .force_path_style(true)
+        let conf = sdk_config(ak, sk, "http://s3seal.console.internal")
             .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-            .credentials_provider(creds)
             .http_client(s3s_aws::Client::from(self.service.clone()))
             .build();
         aws_sdk_s3::Client::from_conf(conf)
@@ -597,20 +591,12 @@ impl Console {
             })
             .ok_or_else(|| Fail::new(400, "The request has no usable Host header."))?;
         let scheme = if self.secure { "https" } else { "http" };
-        let creds = aws_sdk_s3::config::Credentials::new(
+        let conf = sdk_config(
             &s.access_key,
             s.secret.as_str(),
-            None,
-            None,
-            "s3seal-console",
-        );
-        let conf = aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url(format!("{scheme}://{host}"))
-            .force_path_style(true)
-            .credentials_provider(creds)
-            .build();
+            &format!("{scheme}://{host}"),
+        )
+        .build();
         let cfg = aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(secs))
             .map_err(|e| Fail::new(400, e.to_string()))?;
         let req = aws_sdk_s3::Client::from_conf(conf)
@@ -653,6 +639,17 @@ impl Console {
             );
         }
     }
+}
+
+/// An aws-sdk-s3 config signing as `ak`/`sk` against `endpoint`, path-style.
+fn sdk_config(ak: &str, sk: &str, endpoint: &str) -> aws_sdk_s3::config::Builder {
+    let creds = aws_sdk_s3::config::Credentials::new(ak, sk, None, None, "s3seal-console");
+    aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(creds)
 }
 
 /// API callers get JSON, page visitors an HTML page.

@@ -1,7 +1,9 @@
 //! End to end, proxy vs direct, in one run: the same aws-sdk-s3 workload against an s3s-fs
 //! server directly and through the real s3seal binary (release build, its own process, so
 //! its peak RSS and CPU time can be read from /proc). `cargo bench --bench e2e`.
-//! Sizes: S3SEAL_BENCH_LARGE_MIB (default 256), S3SEAL_BENCH_SMALL_OPS (default 2000).
+//! Sizes: S3SEAL_BENCH_LARGE_MIB (default 1024), S3SEAL_BENCH_MULTIPART_MIB (default 5120),
+//! S3SEAL_BENCH_SMALL_OPS (default 10000), S3SEAL_BENCH_STREAMS (default 64). rclone, when
+//! installed, is run plain and with its crypt remote over the same store for comparison.
 //! Writes target/bench-e2e.json; the README's docs/PERFORMANCE.md records a run.
 
 use aws_sdk_s3::Client;
@@ -30,6 +32,17 @@ struct Row {
     direct: f64,
     proxy: f64,
     unit: &'static str,
+}
+
+impl Row {
+    fn new(name: String, direct: f64, proxy: f64, unit: &'static str) -> Row {
+        Row {
+            name,
+            direct,
+            proxy,
+            unit,
+        }
+    }
 }
 
 fn env_usize(k: &str, d: usize) -> usize {
@@ -77,12 +90,20 @@ async fn put_get_large(c: &Client, b: &str, data: &bytes::Bytes) -> (f64, f64) {
     (mib / put, mib / get)
 }
 
-/// ops/s and p50 latency (ms) for `n` 4 KiB PUTs then GETs at concurrency `conc`.
-async fn small(c: &Client, b: &str, n: usize, conc: usize) -> (f64, f64, f64) {
+/// Latency distribution of one phase: ops/s, p50 and p99 in ms.
+struct Lat {
+    ops: f64,
+    p50: f64,
+    p99: f64,
+}
+
+/// `n` 4 KiB PUTs, then GETs, then HEADs of the same keys at concurrency `conc`.
+async fn small(c: &Client, b: &str, n: usize, conc: usize) -> [Lat; 3] {
     let body = bytes::Bytes::from(vec![7u8; 4096]);
-    let lat = Arc::new(std::sync::Mutex::new(Vec::with_capacity(2 * n)));
-    let t = Instant::now();
-    for phase in 0..2 {
+    let mut out = Vec::new();
+    for phase in 0..3 {
+        let lat = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n)));
+        let t = Instant::now();
         let sem = Arc::new(tokio::sync::Semaphore::new(conc));
         let mut tasks = Vec::new();
         for i in 0..n {
@@ -96,18 +117,25 @@ async fn small(c: &Client, b: &str, n: usize, conc: usize) -> (f64, f64, f64) {
             tasks.push(tokio::spawn(async move {
                 let _p = sem.acquire_owned().await.unwrap();
                 let t = Instant::now();
-                let key = format!("small/{i}");
-                if phase == 0 {
-                    c.put_object()
-                        .bucket(&b)
-                        .key(&key)
-                        .body(ByteStream::from(body))
-                        .send()
-                        .await
-                        .unwrap();
-                } else {
-                    let g = c.get_object().bucket(&b).key(&key).send().await.unwrap();
-                    g.body.collect().await.unwrap();
+                let key = format!("small/{i:05}");
+                match phase {
+                    0 => {
+                        c.put_object()
+                            .bucket(&b)
+                            .key(&key)
+                            .body(ByteStream::from(body))
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                    1 => {
+                        let g = c.get_object().bucket(&b).key(&key).send().await.unwrap();
+                        assert_eq!(g.body.collect().await.unwrap().into_bytes().len(), 4096);
+                    }
+                    _ => {
+                        let h = c.head_object().bucket(&b).key(&key).send().await.unwrap();
+                        assert_eq!(h.content_length(), Some(4096));
+                    }
                 }
                 lat.lock().unwrap().push(t.elapsed().as_secs_f64() * 1000.0);
             }));
@@ -115,11 +143,150 @@ async fn small(c: &Client, b: &str, n: usize, conc: usize) -> (f64, f64, f64) {
         for t in tasks {
             t.await.unwrap();
         }
+        let secs = t.elapsed().as_secs_f64();
+        let mut l = lat.lock().unwrap().clone();
+        l.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        out.push(Lat {
+            ops: n as f64 / secs,
+            p50: l[l.len() / 2],
+            p99: l[l.len() * 99 / 100],
+        });
     }
-    let secs = t.elapsed().as_secs_f64();
-    let mut l = lat.lock().unwrap().clone();
-    l.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (2.0 * n as f64 / secs, l[l.len() / 2], l[l.len() * 99 / 100])
+    out.try_into().ok().unwrap()
+}
+
+/// A multipart upload of `total` bytes in `part`-byte parts, `par` parts in flight, then a
+/// download as `par` parallel ranged GETs of `part` bytes (what aws cli and rclone do).
+/// Returns PUT and GET MiB/s.
+async fn multipart(
+    c: &Client,
+    b: &str,
+    total: usize,
+    part: usize,
+    par: usize,
+    pattern: &bytes::Bytes,
+) -> (f64, f64) {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    use futures::StreamExt;
+    let parts = total.div_ceil(part);
+    let t = Instant::now();
+    let id = c
+        .create_multipart_upload()
+        .bucket(b)
+        .key("multi")
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    let mut done: Vec<CompletedPart> = futures::stream::iter(1..=parts)
+        .map(|n| {
+            let len = part.min(total - (n - 1) * part);
+            let body = pattern.slice(..len);
+            let (c, id) = (c.clone(), id.clone());
+            async move {
+                let out = c
+                    .upload_part()
+                    .bucket(b)
+                    .key("multi")
+                    .upload_id(id)
+                    .part_number(n as i32)
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await
+                    .unwrap();
+                CompletedPart::builder()
+                    .part_number(n as i32)
+                    .set_e_tag(out.e_tag)
+                    .build()
+            }
+        })
+        .buffer_unordered(par)
+        .collect()
+        .await;
+    done.sort_by_key(|p| p.part_number);
+    c.complete_multipart_upload()
+        .bucket(b)
+        .key("multi")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let got: usize = futures::stream::iter(0..parts)
+        .map(|i| {
+            let c = c.clone();
+            let end = ((i + 1) * part).min(total) - 1;
+            async move {
+                let g = c
+                    .get_object()
+                    .bucket(b)
+                    .key("multi")
+                    .range(format!("bytes={}-{end}", i * part))
+                    .send()
+                    .await
+                    .unwrap();
+                let mut body = g.body;
+                let mut n = 0;
+                while let Some(chunk) = body.next().await {
+                    n += chunk.unwrap().len();
+                }
+                n
+            }
+        })
+        .buffer_unordered(par)
+        .fold(0, |a, n| async move { a + n })
+        .await;
+    assert_eq!(got, total);
+    let get = t.elapsed().as_secs_f64();
+    c.delete_object()
+        .bucket(b)
+        .key("multi")
+        .send()
+        .await
+        .unwrap();
+    let mib = total as f64 / (1 << 20) as f64;
+    (mib / put, mib / get)
+}
+
+/// `streams` clients each PUT then GET their own `size`-byte object, all at once. Returns the
+/// aggregate MiB/s (both directions).
+async fn concurrent_streams(c: &Client, b: &str, streams: usize, size: usize) -> f64 {
+    let body = bytes::Bytes::from((0..size).map(|i| (i % 239) as u8).collect::<Vec<u8>>());
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..streams)
+        .map(|i| {
+            let (c, b, body) = (c.clone(), b.to_owned(), body.clone());
+            tokio::spawn(async move {
+                let key = format!("stream/{i}");
+                c.put_object()
+                    .bucket(&b)
+                    .key(&key)
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await
+                    .unwrap();
+                let g = c.get_object().bucket(&b).key(&key).send().await.unwrap();
+                let mut body = g.body;
+                let mut n = 0;
+                while let Some(chunk) = body.next().await {
+                    n += chunk.unwrap().len();
+                }
+                assert_eq!(n, size);
+                c.delete_object().bucket(&b).key(&key).send().await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (2 * streams * size) as f64 / (1 << 20) as f64 / t.elapsed().as_secs_f64()
 }
 
 async fn list_all(c: &Client, b: &str) -> f64 {
@@ -145,14 +312,14 @@ async fn list_all(c: &Client, b: &str) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-async fn ranges(c: &Client, b: &str, size: usize) -> f64 {
+async fn ranges(c: &Client, b: &str, key: &str, size: usize) -> f64 {
     let t = Instant::now();
     for i in 0..20usize {
         let start = (i * 7919 * 4096) % (size - (1 << 20));
         let g = c
             .get_object()
             .bucket(b)
-            .key("large")
+            .key(key)
             .range(format!("bytes={start}-{}", start + (1 << 20) - 1))
             .send()
             .await
@@ -162,10 +329,130 @@ async fn ranges(c: &Client, b: &str, size: usize) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0 / 20.0
 }
 
+/// Peak resident memory of a process, sampled every 20 ms; `take` returns the peak since the
+/// last `take`, so each phase reports its own peak rather than the process's all-time HWM.
+struct RssSampler {
+    peak: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> RssSampler {
+        let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let p = peak.clone();
+        std::thread::spawn(move || {
+            loop {
+                let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+                    return;
+                };
+                let kb = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+                    .unwrap_or(0u64);
+                p.fetch_max(kb, std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        RssSampler { peak }
+    }
+
+    /// Peak in MiB since the last call.
+    fn take(&self) -> f64 {
+        self.peak.swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0
+    }
+}
+
+/// rclone against the same upstream: its plain S3 remote (the baseline), its crypt remote
+/// (the alternative to s3seal), and its plain S3 remote pointed at s3seal. Returns
+/// (name, PUT MiB/s, GET MiB/s) per variant, or None when rclone is not installed.
+fn rclone_runs(
+    dir: &std::path::Path,
+    up_url: &str,
+    gw_url: &str,
+    size: usize,
+) -> Option<Vec<(&'static str, f64, f64)>> {
+    let ok = Command::new("rclone")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        println!("rclone not found: skipping the rclone crypt comparison");
+        return None;
+    }
+    let obscured = Command::new("rclone")
+        .args(["obscure", "bench-crypt-password"])
+        .output()
+        .ok()?;
+    let obscured = String::from_utf8_lossy(&obscured.stdout).trim().to_owned();
+    let src = dir.join("rclone-src.bin");
+    std::fs::write(
+        &src,
+        (0..size).map(|i| (i % 241) as u8).collect::<Vec<u8>>(),
+    )
+    .ok()?;
+    let mut env: Vec<(String, String)> = vec![(
+        "RCLONE_CONFIG".into(),
+        dir.join("rclone.conf").display().to_string(),
+    )];
+    for (name, url, ak, sk) in [
+        ("DIRECT", up_url, "direct", "direct-secret"),
+        ("GW", gw_url, "bench", "bench-secret"),
+    ] {
+        for (k, v) in [
+            ("TYPE", "s3"),
+            ("PROVIDER", "Other"),
+            ("ENDPOINT", url),
+            ("ACCESS_KEY_ID", ak),
+            ("SECRET_ACCESS_KEY", sk),
+            ("REGION", "us-east-1"),
+            ("FORCE_PATH_STYLE", "true"),
+        ] {
+            env.push((format!("RCLONE_CONFIG_{name}_{k}"), v.into()));
+        }
+    }
+    env.push(("RCLONE_CONFIG_SEALED_TYPE".into(), "crypt".into()));
+    env.push((
+        "RCLONE_CONFIG_SEALED_REMOTE".into(),
+        "direct:direct-bucket/rclone-crypt".into(),
+    ));
+    env.push(("RCLONE_CONFIG_SEALED_PASSWORD".into(), obscured));
+    let run = |args: &[&str]| {
+        let t = Instant::now();
+        let st = Command::new("rclone")
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "rclone {args:?} failed");
+        t.elapsed().as_secs_f64()
+    };
+    let mib = size as f64 / (1 << 20) as f64;
+    let src = src.display().to_string();
+    let mut out = Vec::new();
+    for (name, remote) in [
+        ("rclone → store", "direct:direct-bucket/rclone-plain/big"),
+        ("rclone crypt → store", "sealed:big"),
+        ("rclone → s3seal → store", "gw:proxy-bucket/rclone/big"),
+    ] {
+        let put = run(&["copyto", &src, remote]);
+        let get = run(&["cat", remote]);
+        run(&["deletefile", remote]);
+        out.push((name, mib / put, mib / get));
+    }
+    let _ = std::fs::remove_file(&src);
+    Some(out)
+}
+
 #[tokio::main]
 async fn main() {
-    let large = env_usize("S3SEAL_BENCH_LARGE_MIB", 256) << 20;
-    let n_small = env_usize("S3SEAL_BENCH_SMALL_OPS", 2000);
+    let large = env_usize("S3SEAL_BENCH_LARGE_MIB", 1024) << 20;
+    let multi = env_usize("S3SEAL_BENCH_MULTIPART_MIB", 5120) << 20;
+    let n_small = env_usize("S3SEAL_BENCH_SMALL_OPS", 10000);
+    let streams = env_usize("S3SEAL_BENCH_STREAMS", 64);
     let root = if std::path::Path::new("/dev/shm").is_dir() {
         "/dev/shm"
     } else {
@@ -216,6 +503,7 @@ async fn main() {
         .unwrap();
     let gw_url = line.split_whitespace().last().unwrap().to_owned();
     let pid = gw.id();
+    let rss = RssSampler::start(pid);
 
     let direct = client(&up_url, "direct", "direct-secret");
     let proxy = client(&gw_url, "bench", "bench-secret");
@@ -231,82 +519,185 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    let data = bytes::Bytes::from((0..large).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
-
     let mut rows = Vec::new();
-    let (dp, dg) = put_get_large(&direct, "direct-bucket", &data).await;
-    let (cpu0, _) = (proc_stat(pid).1, 0);
-    let (pp, pg) = put_get_large(&proxy, "proxy-bucket", &data).await;
-    let cpu_large = proc_stat(pid).1 - cpu0;
-    let rss_large = proc_stat(pid).0;
-    rows.push(Row {
-        name: format!("PUT {} MiB", large >> 20),
-        direct: dp,
-        proxy: pp,
-        unit: "MiB/s",
-    });
-    rows.push(Row {
-        name: format!("GET {} MiB", large >> 20),
-        direct: dg,
-        proxy: pg,
-        unit: "MiB/s",
-    });
+    let mut notes = Vec::new();
+    let gib = |n: usize| n as f64 / (1u64 << 30) as f64;
 
+    // Large single-request objects.
+    {
+        let data = bytes::Bytes::from((0..large).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        let (dp, dg) = put_get_large(&direct, "direct-bucket", &data).await;
+        rss.take();
+        let cpu0 = proc_stat(pid).1;
+        let (pp, pg) = put_get_large(&proxy, "proxy-bucket", &data).await;
+        let cpu = proc_stat(pid).1 - cpu0;
+        notes.push(format!(
+            "single {} MiB object: gateway peak RSS {:.1} MiB, CPU {:.2} s per GiB (PUT+GET)",
+            large >> 20,
+            rss.take(),
+            cpu / (2.0 * gib(large))
+        ));
+        rows.push(Row::new(
+            format!("PUT {} MiB", large >> 20),
+            dp,
+            pp,
+            "MiB/s",
+        ));
+        rows.push(Row::new(
+            format!("GET {} MiB", large >> 20),
+            dg,
+            pg,
+            "MiB/s",
+        ));
+        direct
+            .delete_object()
+            .bucket("direct-bucket")
+            .key("large")
+            .send()
+            .await
+            .unwrap();
+        proxy
+            .delete_object()
+            .bucket("proxy-bucket")
+            .key("large")
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // Multipart: 64 MiB parts, 8 in flight both ways; then 1 MiB ranges from that object.
+    {
+        let part = 64usize << 20;
+        let pattern = bytes::Bytes::from((0..part).map(|i| (i % 253) as u8).collect::<Vec<u8>>());
+        let (dp, dg) = multipart(&direct, "direct-bucket", multi, part, 8, &pattern).await;
+        let rd = ranges(&direct, "direct-bucket", "multi", multi).await;
+        direct
+            .delete_object()
+            .bucket("direct-bucket")
+            .key("multi")
+            .send()
+            .await
+            .unwrap();
+        rss.take();
+        let cpu0 = proc_stat(pid).1;
+        let (pp, pg) = multipart(&proxy, "proxy-bucket", multi, part, 8, &pattern).await;
+        let cpu = proc_stat(pid).1 - cpu0;
+        notes.push(format!(
+            "multipart {} MiB object, 8 parts in flight: gateway peak RSS {:.1} MiB, CPU {:.2} s per GiB (PUT+GET)",
+            multi >> 20,
+            rss.take(),
+            cpu / (2.0 * gib(multi))
+        ));
+        let before = up_ops
+            .metrics
+            .bytes_sent
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let rp = ranges(&proxy, "proxy-bucket", "multi", multi).await;
+        let per_range = (up_ops
+            .metrics
+            .bytes_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
+            - before) as f64
+            / 20.0;
+        notes.push(format!(
+            "upstream bytes read per 1 MiB range GET from the {} MiB object through s3seal: {:.3} MiB",
+            multi >> 20,
+            per_range / (1 << 20) as f64
+        ));
+        proxy
+            .delete_object()
+            .bucket("proxy-bucket")
+            .key("multi")
+            .send()
+            .await
+            .unwrap();
+        rows.push(Row::new(
+            format!("multipart PUT {} MiB, 8 parallel", multi >> 20),
+            dp,
+            pp,
+            "MiB/s",
+        ));
+        rows.push(Row::new(
+            format!("multipart GET {} MiB, 8 parallel", multi >> 20),
+            dg,
+            pg,
+            "MiB/s",
+        ));
+        rows.push(Row::new("1 MiB range GET".into(), rd, rp, "ms"));
+    }
+
+    // Many large streams at once.
+    {
+        let size = 16usize << 20;
+        let d = concurrent_streams(&direct, "direct-bucket", streams, size).await;
+        rss.take();
+        let p = concurrent_streams(&proxy, "proxy-bucket", streams, size).await;
+        notes.push(format!(
+            "{streams} concurrent 16 MiB PUT+GET streams: gateway peak RSS {:.1} MiB",
+            rss.take()
+        ));
+        rows.push(Row::new(
+            format!("{streams} streams × 16 MiB PUT+GET"),
+            d,
+            p,
+            "MiB/s",
+        ));
+    }
+
+    // Small objects.
     for conc in [1usize, 64] {
         let n = if conc == 1 { n_small / 4 } else { n_small };
         let d = small(&direct, "direct-bucket", n, conc).await;
         let p = small(&proxy, "proxy-bucket", n, conc).await;
-        rows.push(Row {
-            name: format!("4 KiB PUT+GET, concurrency {conc}"),
-            direct: d.0,
-            proxy: p.0,
-            unit: "ops/s",
-        });
-        rows.push(Row {
-            name: format!("4 KiB p50 latency, concurrency {conc}"),
-            direct: d.1,
-            proxy: p.1,
-            unit: "ms",
-        });
-        rows.push(Row {
-            name: format!("4 KiB p99 latency, concurrency {conc}"),
-            direct: d.2,
-            proxy: p.2,
-            unit: "ms",
-        });
+        for (i, op) in ["PUT", "GET", "HEAD"].iter().enumerate() {
+            rows.push(Row::new(
+                format!("4 KiB {op} c={conc} ops/s"),
+                d[i].ops,
+                p[i].ops,
+                "ops/s",
+            ));
+            rows.push(Row::new(
+                format!("4 KiB {op} c={conc} p50"),
+                d[i].p50,
+                p[i].p50,
+                "ms",
+            ));
+            rows.push(Row::new(
+                format!("4 KiB {op} c={conc} p99"),
+                d[i].p99,
+                p[i].p99,
+                "ms",
+            ));
+        }
     }
     let (ld, lp) = (
         list_all(&direct, "direct-bucket").await,
         list_all(&proxy, "proxy-bucket").await,
     );
-    rows.push(Row {
-        name: format!("LIST {n_small} objects"),
-        direct: ld,
-        proxy: lp,
-        unit: "ms",
-    });
-    let rd = ranges(&direct, "direct-bucket", large).await;
-    let before = up_ops
-        .metrics
-        .bytes_sent
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let rp = ranges(&proxy, "proxy-bucket", large).await;
-    let upstream_per_range = (up_ops
-        .metrics
-        .bytes_sent
-        .load(std::sync::atomic::Ordering::Relaxed)
-        - before) as f64
-        / 20.0;
-    rows.push(Row {
-        name: "1 MiB range GET".into(),
-        direct: rd,
-        proxy: rp,
-        unit: "ms",
-    });
-    let (rss, cpu_total) = proc_stat(pid);
+    rows.push(Row::new(format!("LIST {n_small} objects"), ld, lp, "ms"));
+
+    let rclone = rclone_runs(dir.path(), &up_url, &gw_url, large);
+    if let Some(runs) = &rclone {
+        let (base_put, base_get) = (runs[0].1, runs[0].2);
+        for (name, put, get) in runs.iter().skip(1) {
+            rows.push(Row::new(
+                format!("{name} PUT {} MiB", large >> 20),
+                base_put,
+                *put,
+                "MiB/s",
+            ));
+            rows.push(Row::new(
+                format!("{name} GET {} MiB", large >> 20),
+                base_get,
+                *get,
+                "MiB/s",
+            ));
+        }
+    }
+    let (hwm, cpu_total) = proc_stat(pid);
 
     println!(
-        "{:<38} {:>12} {:>12} {:>8}",
+        "{:<40} {:>12} {:>12} {:>8}",
         "workload", "direct", "s3seal", "ratio"
     );
     let mut json = Vec::new();
@@ -317,32 +708,32 @@ async fn main() {
             r.proxy / r.direct
         };
         println!(
-            "{:<38} {:>9.1} {:<2} {:>9.1} {:<2} {:>7.2}",
-            r.name, r.direct, "", r.proxy, "", ratio
+            "{:<40} {:>9.2} {:<5} {:>9.2} {:<5} {:>6.2}",
+            r.name, r.direct, r.unit, r.proxy, r.unit, ratio
         );
         json.push(format!(
             "{{\"workload\":\"{}\",\"unit\":\"{}\",\"direct\":{:.3},\"proxy\":{:.3},\"ratio\":{:.3}}}",
             r.name, r.unit, r.direct, r.proxy, ratio
         ));
     }
-    println!("(ratio: proxy/direct for throughput, direct/proxy for times; 1.0 = no cost)");
+    println!("(ratio: proxy/direct for throughput, direct/proxy for times; 1.0 = no cost;");
+    println!(" rclone rows: 'direct' is rclone's plain S3 remote straight to the store)");
+    for n in &notes {
+        println!("{n}");
+    }
     println!(
-        "gateway peak RSS: {:.1} MiB after large objects, {:.1} MiB at the end",
-        rss_large as f64 / 1024.0,
-        rss as f64 / 1024.0
-    );
-    println!(
-        "gateway CPU: {:.2} s per GiB through (PUT+GET of the large object); {:.1} s total",
-        cpu_large / (2.0 * large as f64 / (1u64 << 30) as f64),
+        "gateway: peak RSS {:.1} MiB over the whole run, {:.1} CPU s in all",
+        hwm as f64 / 1024.0,
         cpu_total
     );
-    println!(
-        "upstream bytes read per 1 MiB range GET through s3seal: {:.3} MiB",
-        upstream_per_range / (1 << 20) as f64
-    );
+    let notes_json: Vec<String> = notes.iter().map(|n| format!("{n:?}")).collect();
     let _ = std::fs::write(
         concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-e2e.json"),
-        format!("[{}]\n", json.join(",\n")),
+        format!(
+            "{{\"rows\":[{}],\n\"notes\":[{}]}}\n",
+            json.join(",\n"),
+            notes_json.join(",\n")
+        ),
     );
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])

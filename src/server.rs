@@ -84,8 +84,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
-    // No hyper header_read_timeout: with it, aws cli uploads (Expect: 100-continue on a
-    // reused connection) intermittently stalled 30 s and then read a garbled response.
+    // No hyper header_read_timeout: our own idle deadline (`Conn`) covers slow headers and
+    // idle keep-alive without cutting a response that a client reads slowly.
     let http = ConnBuilder::new(TokioExecutor::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -237,13 +237,27 @@ impl Drop for ConnBusy {
     }
 }
 
-/// A response body that keeps its connection marked busy until it is done.
-struct Busy {
-    inner: s3s::Body,
-    _busy: ConnBusy,
+impl BodyGuard for ConnBusy {}
+
+/// Something held until a response body is done (or dropped), told of each data frame sent.
+trait BodyGuard: Send + Sync + Unpin + 'static {
+    fn sent(&self, _bytes: usize) {}
 }
 
-impl http_body::Body for Busy {
+/// A response body carrying a guard for as long as it streams.
+struct Guarded<G> {
+    inner: s3s::Body,
+    guard: G,
+}
+
+impl<G: BodyGuard> Guarded<G> {
+    fn wrap(resp: s3s::HttpResponse, guard: G) -> s3s::HttpResponse {
+        let (parts, inner) = resp.into_parts();
+        http::Response::from_parts(parts, s3s::Body::http_body(Guarded { inner, guard }))
+    }
+}
+
+impl<G: BodyGuard> http_body::Body for Guarded<G> {
     type Data = Bytes;
     type Error = s3s::StdError;
 
@@ -251,7 +265,13 @@ impl http_body::Body for Busy {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let r = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &r
+            && let Some(d) = f.data_ref()
+        {
+            self.guard.sent(d.len());
+        }
+        r
     }
 
     fn is_end_stream(&self) -> bool {
@@ -278,17 +298,35 @@ impl hyper::service::Service<http::Request<Incoming>> for Router {
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
         let busy = self.conn.begin();
+        let close = unanswered_expect(&req);
         let fut = self.route(req);
         Box::pin(async move {
-            let resp = fut.await?;
-            let (parts, body) = resp.into_parts();
-            let body = s3s::Body::http_body(Busy {
-                inner: body,
-                _busy: busy,
-            });
-            Ok(http::Response::from_parts(parts, body))
+            let mut resp = fut.await?;
+            if close {
+                resp.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            Ok(Guarded::wrap(resp, busy))
         })
     }
+}
+
+/// An HTTP/1.1 request with `Expect: 100-continue` and an empty body: hyper answers it without
+/// a `100 Continue` (nothing to continue, as RFC 9110 allows), and botocore as vendored in
+/// aws cli 1.x then keeps that response's status line on the pooled connection and misparses
+/// the next 100-continue exchange on it (boto/botocore#3755): no Content-Length seen, it
+/// reads to EOF and waits 60 s. Closing the connection after such a response resets the
+/// client; it costs one reconnect per empty upload. (A server that always sends the 100
+/// never triggers it; a hyper service cannot send one.)
+fn unanswered_expect(req: &http::Request<Incoming>) -> bool {
+    req.version() == http::Version::HTTP_11
+        && req
+            .headers()
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+        && http_body::Body::is_end_stream(req.body())
 }
 
 impl Router {
@@ -369,7 +407,7 @@ impl Router {
         let fut = hyper::service::Service::call(&self.s3, http::Request::from_parts(parts, body));
         let peer = self.peer;
         Box::pin(async move {
-            let resp = fut.await?;
+            let mut resp = fut.await?;
             let status = resp.status().as_u16();
             let facts = &info.0;
             if facts.authenticated.load(Ordering::Relaxed) {
@@ -403,12 +441,10 @@ impl Router {
                 duration_ms = took.as_secs_f64() * 1000.0,
                 "request"
             );
-            let (mut parts, body) = resp.into_parts();
             if let Ok(v) = http::HeaderValue::from_str(&request_id) {
-                parts.headers.insert("x-amz-request-id", v);
+                resp.headers_mut().insert("x-amz-request-id", v);
             }
-            let body = s3s::Body::http_body(Counted { inner: body, guard });
-            Ok(http::Response::from_parts(parts, body))
+            Ok(Guarded::wrap(resp, guard))
         })
     }
 }
@@ -476,38 +512,12 @@ impl Drop for InFlight {
     }
 }
 
-/// The response body, counting bytes sent.
-struct Counted {
-    inner: s3s::Body,
-    guard: InFlight,
-}
-
-impl http_body::Body for Counted {
-    type Data = Bytes;
-    type Error = s3s::StdError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        let r = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(f))) = &r
-            && let Some(d) = f.data_ref()
-        {
-            self.guard
-                .ops
-                .metrics
-                .bytes_sent
-                .fetch_add(d.len() as u64, Ordering::Relaxed);
-        }
-        r
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+/// The response body counts bytes sent.
+impl BodyGuard for InFlight {
+    fn sent(&self, bytes: usize) {
+        self.ops
+            .metrics
+            .bytes_sent
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 }

@@ -356,31 +356,7 @@ async fn kill_9_mid_upload_leaves_no_partial_object_and_multipart_resumes() {
         .unwrap();
 
     // A single PUT half sent when the process dies.
-    let url = c
-        .put_object()
-        .bucket("crash")
-        .key("half")
-        .presigned(
-            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
-                120,
-            ))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
-    let u: http::Uri = url.uri().parse().unwrap();
-    let addr = u.authority().unwrap().as_str().to_owned();
-    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let mut head = format!(
-        "PUT {} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n",
-        u.path_and_query().unwrap(),
-        8 << 20
-    );
-    for (k, v) in url.headers() {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).await.unwrap();
+    let mut s = support::presigned_put_head(&c, "crash", "half", 8 << 20, "").await;
     s.write_all(&support::pattern(4 << 20, 12)).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     child.kill().unwrap(); // SIGKILL

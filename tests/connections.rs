@@ -1,6 +1,7 @@
 //! Connection hygiene: a client trickling its request headers (slow-loris) and an idle
 //! keep-alive connection are closed after `server.idle_timeout_secs`; a slow *reader* of a
-//! response in progress is not.
+//! response in progress is not; an empty upload with `Expect: 100-continue` ends its
+//! connection (aws cli's botocore misreads the next response on it otherwise).
 
 mod support;
 
@@ -114,4 +115,54 @@ async fn idle_keep_alive_is_closed_but_slow_reader_is_not() {
     let split = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     assert!(got[..split].starts_with(b"HTTP/1.1 200"));
     assert!(got[split..] == data[..], "slow reader got the whole body");
+}
+
+/// Reads one response head from `s` (status line and headers, lower-cased).
+async fn response_head(s: &mut tokio::net::TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(BOUND, s.read(&mut byte))
+            .await
+            .expect("response head")
+            .unwrap();
+        assert_eq!(n, 1, "connection closed mid-head: {head:?}");
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).to_ascii_lowercase()
+}
+
+/// hyper answers an empty-bodied `Expect: 100-continue` PUT with no `100 Continue`; botocore
+/// (aws cli 1.x, boto/botocore#3755) then keeps that status line on the pooled connection
+/// and parses the next 100-continue exchange without its headers, waiting 60 s for EOF. The
+/// gateway closes such a connection; a PUT with a body gets its 100 and keeps the connection.
+#[tokio::test]
+async fn empty_put_with_expect_continue_closes_the_connection() {
+    // The default idle timeout (75 s) is far beyond BOUND, so only the fix can close it.
+    let gw = TestGateway::start(Upstream::Fs).await;
+    let b = gw.bucket().await;
+    let expect = "expect: 100-continue\r\n";
+
+    let mut s = presigned_put_head(&gw.client, &b, "empty", 0, expect).await;
+    let head = response_head(&mut s).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(closed_by_server(&mut s).await, "connection closed after it");
+    assert!(gw.get(&b, "empty").await.is_empty());
+
+    let mut s = presigned_put_head(&gw.client, &b, "five", 5, expect).await;
+    let head = response_head(&mut s).await;
+    assert!(head.starts_with("http/1.1 100"), "{head}");
+    s.write_all(b"hello").await.unwrap();
+    let head = response_head(&mut s).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    let req = format!("GET /healthz HTTP/1.1\r\nhost: {}\r\n\r\n", gw.addr);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let head = response_head(&mut s).await;
+    assert!(
+        head.starts_with("http/1.1 200"),
+        "keep-alive reused: {head}"
+    );
+    assert_eq!(gw.get(&b, "five").await, b"hello");
 }

@@ -296,34 +296,17 @@ async fn stalled_store_times_out_slow_client_does_not() {
     );
 
     // A client that pauses longer than the store's deadline mid-upload is fine.
-    let url = gw
-        .client
-        .put_object()
-        .bucket(b)
-        .key("slow-client")
-        .presigned(
-            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
-                60,
-            ))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
-    let path = &url.uri()[gw.endpoint.len()..];
     let data = pattern(300_000, 9);
     let status = tokio::time::timeout(bounded, async {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-        let mut head = format!(
-            "PUT {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
-            gw.addr,
-            data.len()
-        );
-        for (k, v) in url.headers() {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        s.write_all(head.as_bytes()).await.unwrap();
+        let mut s = support::presigned_put_head(
+            &gw.client,
+            b,
+            "slow-client",
+            data.len(),
+            "connection: close\r\n",
+        )
+        .await;
         s.write_all(&data[..100_000]).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
         s.write_all(&data[100_000..]).await.unwrap();

@@ -7,8 +7,7 @@
 
 use super::{Kek, KeyError};
 use crate::format::{DEK_LEN, Dek};
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
@@ -67,6 +66,11 @@ fn aad(kek_id: &str, ctx: &WrapContext) -> Vec<u8> {
     a
 }
 
+/// The same AES-256-GCM as the segments (AWS-LC), keyed by the KEK.
+fn kek_aead(kek: &Kek) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, kek.expose()).expect("32-byte key"))
+}
+
 /// Deterministic wrap for known-answer vectors; everything else uses [`wrap`], whose nonce
 /// is random.
 pub fn wrap_with_nonce(
@@ -76,18 +80,17 @@ pub fn wrap_with_nonce(
     ctx: &WrapContext,
     nonce: [u8; NONCE_LEN],
 ) -> WrappedDek {
-    let aead = Aes256Gcm::new_from_slice(kek.expose()).expect("32-byte key");
-    let ct = aead
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: dek.expose(),
-                aad: &aad(kek_id, ctx),
-            },
+    let mut ct = Zeroizing::new(dek.expose().to_vec());
+    let tag = kek_aead(kek)
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad(kek_id, ctx)),
+            &mut ct,
         )
         .expect("small message");
     let mut blob = nonce.to_vec();
     blob.extend_from_slice(&ct);
+    blob.extend_from_slice(tag.as_ref());
     WrappedDek {
         kek_id: kek_id.to_owned(),
         blob,
@@ -104,19 +107,16 @@ pub fn unwrap(kek: &Kek, w: &WrappedDek, ctx: &WrapContext) -> Result<Dek, KeyEr
     if w.blob.len() != BLOB_LEN {
         return Err(KeyError::Malformed("wrapped key has the wrong length"));
     }
-    let aead = Aes256Gcm::new_from_slice(kek.expose()).expect("32-byte key");
-    let plain = Zeroizing::new(
-        aead.decrypt(
-            Nonce::from_slice(&w.blob[..NONCE_LEN]),
-            Payload {
-                msg: &w.blob[NONCE_LEN..],
-                aad: &aad(&w.kek_id, ctx),
-            },
+    let nonce: [u8; NONCE_LEN] = w.blob[..NONCE_LEN].try_into().expect("length checked");
+    let mut buf = Zeroizing::new(w.blob[NONCE_LEN..].to_vec());
+    let plain = kek_aead(kek)
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad(&w.kek_id, ctx)),
+            &mut buf,
         )
-        .map_err(|_| KeyError::Unwrap(w.kek_id.clone()))?,
-    );
-    let bytes: [u8; DEK_LEN] = plain
-        .as_slice()
+        .map_err(|_| KeyError::Unwrap(w.kek_id.clone()))?;
+    let bytes: [u8; DEK_LEN] = (&*plain)
         .try_into()
         .map_err(|_| KeyError::Malformed("unwrapped key has the wrong length"))?;
     Ok(Dek::from_bytes(bytes))

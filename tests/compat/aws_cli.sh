@@ -23,8 +23,12 @@ aws s3 cp s3://compat/big.bin "$WORK/big.back" >/dev/null || fail "multipart cp 
 cmp "$WORK/src/big.bin" "$WORK/big.back" || fail "multipart round trip differs"
 ok "multipart cp up/down (20 MiB)"
 
-out=$(aws s3 sync "$WORK/src" s3://compat/tree)
-[ "$(echo "$out" | grep -c upload)" -eq 4 ] || fail "first sync should upload 4 files: $out"
+# One attempt and a 20 s read timeout: botocore's stale-status bug after an empty upload with
+# Expect: 100-continue (see src/server.rs, unanswered_expect) would time out a part here
+# instead of being hidden by a silent 60 s retry.
+out=$(AWS_MAX_ATTEMPTS=1 aws s3 sync --no-progress --cli-read-timeout 20 "$WORK/src" s3://compat/tree 2>&1) \
+  || fail "first sync failed: $out"
+[ "$(echo "$out" | grep -c '^upload:')" -eq 4 ] || fail "first sync should upload 4 files: $out"
 out=$(aws s3 sync "$WORK/src" s3://compat/tree)
 [ -z "$out" ] || fail "second sync uploaded again: $out"
 ok "sync twice uploads nothing the second time"

@@ -415,6 +415,44 @@ pub async fn raw_request(
     (status, head, body)
 }
 
+/// Presigns a PUT of `len` bytes with `c` and sends only its request head (plus `extra`, raw
+/// `name: value\r\n` lines) on a fresh connection to the URL's host; the caller writes (or
+/// withholds) the body, for tests that pace, cut or abandon an upload mid-body.
+pub async fn presigned_put_head(
+    c: &Client,
+    bucket: &str,
+    key: &str,
+    len: usize,
+    extra: &str,
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let url = c
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
+                300,
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let u: http::Uri = url.uri().parse().unwrap();
+    let addr = u.authority().unwrap().as_str().to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut head = format!(
+        "PUT {} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {len}\r\n{extra}",
+        u.path_and_query().unwrap()
+    );
+    for (k, v) in url.headers() {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s
+}
+
 pub fn unique_name(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);

@@ -548,6 +548,50 @@ async fn checksums_refer_to_plaintext_and_mismatches_store_nothing() {
             .send()
             .await
             .unwrap();
+        // Bodies of 4 MiB and more are hashed on a worker thread: same verdicts.
+        let big = pattern(5 << 20, 5);
+        let err = gw
+            .client
+            .put_object()
+            .bucket(&b)
+            .key("big-bad-md5")
+            .content_md5("1B2M2Y8AsgTpgAmY7PhCfg==")
+            .body(big.clone().into())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.into_service_error().meta().code(),
+            Some("BadDigest"),
+            "{kind:?}"
+        );
+        assert!(
+            gw.upstream
+                .head_object()
+                .bucket(&b)
+                .key("big-bad-md5")
+                .send()
+                .await
+                .is_err(),
+            "{kind:?}: bad large object stored"
+        );
+        gw.client
+            .put_object()
+            .bucket(&b)
+            .key("big-good-md5")
+            .content_md5(base64_md5(&big))
+            .body(big.clone().into())
+            .send()
+            .await
+            .unwrap();
+        gw.client
+            .get_object()
+            .bucket(&b)
+            .key("big-good-md5")
+            .if_match(format!("\"{:x}\"", md5_of(&big)))
+            .send()
+            .await
+            .unwrap();
         // GET with checksum mode never returns the ciphertext's checksum.
         let g = gw
             .client

@@ -1,10 +1,10 @@
 //! Body streams: the sealing stream that PUT and UploadPart send upstream, and the opening
 //! stream that GET returns. Both are constant-memory adapters over `Bytes` chunks.
 
+use super::plain_md5::PlainMd5;
 use crate::format::{Dek, StreamOpener, StreamSealer};
 use bytes::Bytes;
 use futures::Stream;
-use md5::{Digest, Md5};
 use s3s::StdError;
 use s3s::checksum::ChecksumHasher;
 use s3s::dto::{Checksum, StreamingBlob};
@@ -80,7 +80,7 @@ pub struct SealingStream {
     seen: u64,
     stored_len: u64,
     sent: u64,
-    md5: Md5,
+    md5: PlainMd5,
     expect: Option<Expectations>,
     outcome: SharedOutcome,
 }
@@ -100,7 +100,7 @@ impl SealingStream {
             seen: 0,
             stored_len,
             sent: 0,
-            md5: Md5::new(),
+            md5: PlainMd5::for_len(expect.length),
             expect: Some(expect),
             outcome,
         }
@@ -115,7 +115,7 @@ impl SealingStream {
     }
 
     /// End of plaintext: verify everything the client promised, then seal the final segment.
-    fn finish(&mut self) -> Result<(), PutFailure> {
+    fn finish(&mut self, md5: [u8; 16]) -> Result<(), PutFailure> {
         let mut expect = self.expect.take().expect("finish once");
         if self.seen != expect.length {
             return Err(PutFailure::Incomplete(format!(
@@ -123,7 +123,6 @@ impl SealingStream {
                 self.seen, expect.length
             )));
         }
-        let md5: [u8; 16] = std::mem::take(&mut self.md5).finalize().into();
         if let Some(want) = expect.md5
             && want != md5
         {
@@ -199,10 +198,15 @@ impl Stream for SealingStream {
                 return Poll::Ready(None);
             }
             let next = match this.input.as_mut() {
-                Some(input) => match Pin::new(input).poll_next(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(n) => n,
-                },
+                Some(input) => {
+                    if this.md5.poll_room(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    match Pin::new(input).poll_next(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(n) => n,
+                    }
+                }
                 None => None,
             };
             match next {
@@ -226,7 +230,15 @@ impl Stream for SealingStream {
                 Some(Err(e)) => return this.fail(PutFailure::Client(e.to_string())),
                 None => {
                     this.input = None;
-                    if let Err(f) = this.finish() {
+                    let md5 = match this.md5.poll_result(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Some(md5)) => md5,
+                        Poll::Ready(None) => {
+                            return this
+                                .fail(PutFailure::Client("plaintext hasher stopped".into()));
+                        }
+                    };
+                    if let Err(f) = this.finish(md5) {
                         return this.fail(f);
                     }
                 }

@@ -15,6 +15,7 @@ mod list;
 pub mod meta;
 mod multipart;
 mod object;
+mod plain_md5;
 mod ssec;
 mod upload_id;
 

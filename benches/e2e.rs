@@ -530,19 +530,28 @@ async fn main() {
     let mut notes = Vec::new();
     let gib = |n: usize| n as f64 / (1u64 << 30) as f64;
 
+    // CPU shares show what the second hop costs: this process is the client and the store,
+    // so "direct" is client + store and the gateway's own share is counted apart.
+    let own_cpu = || proc_stat(std::process::id()).1;
+
     // Large single-request objects.
     {
         let data = bytes::Bytes::from((0..large).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        let own0 = own_cpu();
         let (dp, dg) = put_get_large(&direct, "direct-bucket", &data).await;
+        let direct_cpu = own_cpu() - own0;
         rss.take();
-        let cpu0 = proc_stat(pid).1;
+        let (own0, cpu0) = (own_cpu(), proc_stat(pid).1);
         let (pp, pg) = put_get_large(&proxy, "proxy-bucket", &data).await;
-        let cpu = proc_stat(pid).1 - cpu0;
+        let (proxy_cpu, cpu) = (own_cpu() - own0, proc_stat(pid).1 - cpu0);
+        let per_gib = |c: f64| c / (2.0 * gib(large));
         notes.push(format!(
-            "single {} MiB object: gateway peak RSS {:.1} MiB, CPU {:.2} s per GiB (PUT+GET)",
+            "single {} MiB object: gateway peak RSS {:.1} MiB; CPU s per GiB (PUT+GET): direct {:.2} (client + store), through s3seal {:.2} (client + store) + {:.2} (gateway)",
             large >> 20,
             rss.take(),
-            cpu / (2.0 * gib(large))
+            per_gib(direct_cpu),
+            per_gib(proxy_cpu),
+            per_gib(cpu)
         ));
         rows.push(Row::new(
             format!("PUT {} MiB", large >> 20),
@@ -654,8 +663,19 @@ async fn main() {
     // Small objects.
     for conc in [1usize, 64] {
         let n = if conc == 1 { n_small / 4 } else { n_small };
+        let c0 = own_cpu();
         let d = small(&direct, "direct-bucket", n, conc).await;
+        let direct_cpu = own_cpu() - c0;
+        let (c0, g0) = (own_cpu(), proc_stat(pid).1);
         let p = small(&proxy, "proxy-bucket", n, conc).await;
+        let (proxy_cpu, gw_cpu) = (own_cpu() - c0, proc_stat(pid).1 - g0);
+        let per_op = |cpu: f64| cpu * 1e6 / (3 * n) as f64;
+        notes.push(format!(
+            "4 KiB PUT/GET/HEAD at concurrency {conc}, CPU per op: direct {:.0} µs (client + store); through s3seal {:.0} µs (client + store) + {:.0} µs (gateway)",
+            per_op(direct_cpu),
+            per_op(proxy_cpu),
+            per_op(gw_cpu)
+        ));
         for (i, op) in ["PUT", "GET", "HEAD"].iter().enumerate() {
             rows.push(Row::new(
                 format!("4 KiB {op} c={conc} ops/s"),

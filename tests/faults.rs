@@ -427,3 +427,72 @@ async fn transient_read_failures_are_retried_within_bounds() {
     );
     fail.store(0, Ordering::Relaxed);
 }
+
+/// A ranged GET is one store request when the object uses the gateway's segment size (all it
+/// writes); a suffix range, a start past the end or an object written with another segment
+/// size falls back to HEAD + GET. Every path answers with the same bytes.
+#[tokio::test]
+async fn ranged_get_is_one_store_request_when_the_layout_is_guessed() {
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let c = calls.clone();
+    let (gw, base) = TestGateway::start_wrapped_with(
+        |cfg| cfg.encryption.segment_size = 4096,
+        move |inner| {
+            Arc::new(Flaky {
+                inner,
+                fail: Arc::new(std::sync::atomic::AtomicU32::new(0)),
+                calls: c,
+            })
+        },
+    )
+    .await;
+    let b = "ranges";
+    gw.client.create_bucket().bucket(b).send().await.unwrap();
+    let data = pattern(50_000, 7);
+    gw.put(b, "own", &data).await; // 4 KiB segments, the gateway's setting
+    base.put(b, "other", &data).await; // 64 KiB segments, written before a settings change
+    let cases: [(&str, &str, Option<(usize, usize)>, u32); 9] = [
+        ("own", "bytes=0-0", Some((0, 0)), 1),
+        ("own", "bytes=4095-4096", Some((4095, 4096)), 1),
+        ("own", "bytes=10000-", Some((10000, 49_999)), 1),
+        ("own", "bytes=49999-90000", Some((49_999, 49_999)), 1),
+        ("own", "bytes=-100", Some((49_900, 49_999)), 2),
+        ("own", "bytes=50000-", None, 2),
+        ("other", "bytes=0-0", Some((0, 0)), 3),
+        ("other", "bytes=70000-", None, 2),
+        ("other", "bytes=12345-40000", Some((12345, 40000)), 3),
+    ];
+    for (key, range, want, store_calls) in cases {
+        calls.store(0, Ordering::Relaxed);
+        let got = gw
+            .client
+            .get_object()
+            .bucket(b)
+            .key(key)
+            .range(range)
+            .send()
+            .await;
+        match want {
+            Some((first, last)) => {
+                let out = got.unwrap_or_else(|e| panic!("{key} {range}: {e:?}"));
+                assert_eq!(
+                    out.content_range(),
+                    Some(format!("bytes {first}-{last}/50000").as_str()),
+                    "{key} {range}"
+                );
+                let body = out.body.collect().await.unwrap().into_bytes();
+                assert!(body[..] == data[first..=last], "{key} {range}: wrong bytes");
+            }
+            None => assert_eq!(
+                error_code(got).as_deref(),
+                Some("InvalidRange"),
+                "{key} {range}"
+            ),
+        }
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            store_calls,
+            "{key} {range}: store requests"
+        );
+    }
+}

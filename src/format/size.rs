@@ -102,6 +102,31 @@ impl RangePlan {
     }
 }
 
+/// The stored range covering a plaintext range whose start is known, before the object's size
+/// is: whole segments from the one holding the start (to the one holding the end, or open).
+/// Equal to what [`RangePlan::new`] asks for once the store clamps the end to the object, so
+/// a GET of it can be checked against the plan afterwards. `None` for suffix ranges, which
+/// need the size first.
+pub fn covering_stored(range: ByteRange, segment: u32) -> Option<(u64, Option<u64>)> {
+    let s = u64::from(segment);
+    let full = s.checked_add(SEGMENT_OVERHEAD)?;
+    match range {
+        ByteRange::FromTo(a, b) if a <= b && segment > 0 => {
+            let last = (b / s).checked_add(1)?.checked_mul(full)?.checked_sub(1)?;
+            Some(((a / s).checked_mul(full)?, Some(last)))
+        }
+        ByteRange::From(a) if segment > 0 => Some(((a / s).checked_mul(full)?, None)),
+        _ => None,
+    }
+}
+
+/// Parses a store's `Content-Range: bytes first-last/total`.
+pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
+    let (span, total) = v.strip_prefix("bytes ")?.split_once('/')?;
+    let (first, last) = span.split_once('-')?;
+    Some((first.parse().ok()?, last.parse().ok()?, total.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,5 +188,32 @@ mod tests {
             RangePlan::new(0, seg, ByteRange::Suffix(1)),
             Err(Unsatisfiable)
         );
+    }
+
+    #[test]
+    fn covering_range_matches_the_plan_after_clamping() {
+        let seg = 1024u32;
+        for plain in [1u64, 1023, 1024, 1025, 5000, 10 * 1024] {
+            let stored = stored_len(plain, seg);
+            for a in (0..plain).step_by(97) {
+                for r in [
+                    ByteRange::FromTo(a, a),
+                    ByteRange::FromTo(a, a + 1500),
+                    ByteRange::From(a),
+                ] {
+                    let plan = RangePlan::new(plain, seg, r).unwrap();
+                    let (f, l) = covering_stored(r, seg).unwrap();
+                    assert_eq!(f, plan.stored_first, "{plain} {r:?}");
+                    assert_eq!(l.unwrap_or(u64::MAX).min(stored - 1), plan.stored_last);
+                }
+            }
+        }
+        assert_eq!(covering_stored(ByteRange::Suffix(5), seg), None);
+        assert_eq!(
+            covering_stored(ByteRange::FromTo(u64::MAX, u64::MAX), seg),
+            None
+        );
+        assert_eq!(parse_content_range("bytes 0-9/100"), Some((0, 9, 100)));
+        assert_eq!(parse_content_range("bytes */100"), None);
     }
 }

@@ -28,6 +28,15 @@ macro_rules! take_claims {
 }
 pub(super) use take_claims;
 
+/// What a ranged GET was planned against.
+struct Planned<'a> {
+    info: &'a meta::SealInfo,
+    up_etag: ETag,
+    plan: RangePlan,
+    stored: u64,
+    customer: Option<&'a ssec::CustomerKey>,
+}
+
 impl Seal {
     pub(super) async fn put_object_sealed(
         &self,
@@ -147,6 +156,43 @@ impl Seal {
             return Ok(resp);
         };
 
+        // Ranged, in one request when the guess holds: objects this gateway writes use its
+        // configured segment size, so the covering segments can be fetched before the size is
+        // known, and the answer's metadata and Content-Range confirm the guess. Anything else
+        // (suffix range, another segment size, a plaintext object, a start past the end, a
+        // store error, a failed precondition) takes the HEAD-planned path, which answers it.
+        let wanted = to_byte_range(&range);
+        if part_number.is_none()
+            && let Some((first, last)) = size::covering_stored(wanted, self.segment)
+        {
+            let mut input = req.input.clone();
+            input.range = Some(Range::Int { first, last });
+            if let Ok(resp) = self.up.get_object(sub_request(&req, input)).await
+                && let Some((info, plan, stored)) = self.confirm_guess(&resp.output, wanted)
+            {
+                let up_etag = resp
+                    .output
+                    .e_tag
+                    .clone()
+                    .unwrap_or(ETag::Strong(String::new()));
+                let visible = etag::visible(&up_etag);
+                let last_modified = resp.output.last_modified.as_ref();
+                if pre
+                    .check(&visible, info.md5.as_deref(), last_modified)
+                    .is_ok()
+                {
+                    let at = Planned {
+                        info: &info,
+                        up_etag,
+                        plan,
+                        stored,
+                        customer: customer.as_ref(),
+                    };
+                    return self.serve_planned(resp, at, &bucket, &key).await;
+                }
+            }
+        }
+
         // Ranged: the layout (segment size, stored length) comes from a HEAD, then only the
         // covering segments are fetched, pinned to the ETag we planned against.
         let head_in = HeadObjectInput {
@@ -179,16 +225,59 @@ impl Seal {
             last: Some(plan.stored_last),
         });
         req.input.if_match = Some(ETagCondition::ETag(up_etag.clone()));
-        let mut resp = self.up.get_object(req).await?;
-        let reaches_end = plan.stored_last + 1 >= stored;
-        let expect = expect_for(&info, &up_etag, plan.first_segment, reaches_end);
-        let opener = self.opener(&info, &key, expect, customer.as_ref()).await?;
+        let resp = self.up.get_object(req).await?;
+        let at = Planned {
+            info: &info,
+            up_etag,
+            plan,
+            stored,
+            customer: customer.as_ref(),
+        };
+        self.serve_planned(resp, at, &bucket, &key).await
+    }
+
+    /// The layout a ranged GET of stored bytes was planned against, when the store's answer
+    /// for the guessed covering segments matches it exactly.
+    fn confirm_guess(
+        &self,
+        out: &GetObjectOutput,
+        wanted: ByteRange,
+    ) -> Option<(meta::SealInfo, RangePlan, u64)> {
+        let info = meta::parse(out.metadata.as_ref()).ok()??;
+        if info.segment != self.segment {
+            return None;
+        }
+        let (first, last, stored) = size::parse_content_range(out.content_range.as_deref()?)?;
+        let plain = size::plain_len(stored, info.segment)?;
+        let plan = RangePlan::new(plain, info.segment, wanted).ok()?;
+        ((plan.stored_first, plan.stored_last) == (first, last)).then_some((info, plan, stored))
+    }
+
+    /// Turns the store's answer for a plan's covering segments into the client's range.
+    async fn serve_planned(
+        &self,
+        mut resp: S3Response<GetObjectOutput>,
+        at: Planned<'_>,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let (info, plan) = (at.info, at.plan);
+        let reaches_end = plan.stored_last + 1 >= at.stored;
+        let expect = expect_for(info, &at.up_etag, plan.first_segment, reaches_end);
+        let opener = self.opener(info, key, expect, at.customer).await?;
+        let plain = size::plain_len(at.stored, info.segment).ok_or_else(corrupt_size)?;
         let out = &mut resp.output;
         let body = out.body.take().unwrap_or_else(empty_blob);
-        out.body = Some(self.opening(body, opener, plan.skip, plan.deliver, &bucket, &key));
+        out.body = Some(self.opening(body, opener, plan.skip, plan.deliver, bucket, key));
         let content_range = format!("bytes {}-{}/{plain}", plan.plain_first, plan.plain_last);
-        finish_get(out, &info, visible, plan.deliver, Some(content_range));
-        if let Some(c) = &customer {
+        finish_get(
+            out,
+            info,
+            etag::visible(&at.up_etag),
+            plan.deliver,
+            Some(content_range),
+        );
+        if let Some(c) = at.customer {
             out.sse_customer_algorithm = Some("AES256".into());
             out.sse_customer_key_md5 = Some(c.md5_b64.clone());
         }

@@ -451,7 +451,9 @@ async fn ranged_get_is_one_store_request_when_the_layout_is_guessed() {
     let data = pattern(50_000, 7);
     gw.put(b, "own", &data).await; // 4 KiB segments, the gateway's setting
     base.put(b, "other", &data).await; // 64 KiB segments, written before a settings change
-    let cases: [(&str, &str, Option<(usize, usize)>, u32); 9] = [
+    // (key, range, plaintext bytes served or None for InvalidRange, store requests)
+    type Case = (&'static str, &'static str, Option<(usize, usize)>, u32);
+    let cases: [Case; 9] = [
         ("own", "bytes=0-0", Some((0, 0)), 1),
         ("own", "bytes=4095-4096", Some((4095, 4096)), 1),
         ("own", "bytes=10000-", Some((10000, 49_999)), 1),

@@ -2,7 +2,10 @@
 //! ~500 MiB/s, the costliest step of sealing a large body; for bodies of 4 MiB and more it
 //! runs on a blocking thread so it overlaps AES-GCM and the network instead of adding to them.
 //! At most `MAX_QUEUED` bytes wait for the hasher; beyond that the upload stream waits too,
-//! so memory stays bounded however slow the hasher is.
+//! so memory stays bounded however slow the hasher is. Workers are plain threads, at most one
+//! per core (more would not hash faster): never tokio's blocking pool, which the embedded store
+//! needs for its file I/O — workers parked there waiting for chunks could starve the very
+//! writes that would produce them.
 
 use bytes::Bytes;
 use futures::task::AtomicWaker;
@@ -33,12 +36,38 @@ struct Shared {
     waker: AtomicWaker,
 }
 
+/// Running workers, at most one per core; a slot is held by its worker thread.
+static WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+struct WorkerSlot;
+
+impl WorkerSlot {
+    fn take() -> Option<WorkerSlot> {
+        let max = std::thread::available_parallelism().map_or(1, |n| n.get());
+        WORKERS
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| WorkerSlot)
+    }
+}
+
+impl Drop for WorkerSlot {
+    fn drop(&mut self) {
+        WORKERS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl PlainMd5 {
     /// A hasher for a body of `len` bytes.
     pub fn for_len(len: u64) -> PlainMd5 {
-        if len < WORKER_FROM || tokio::runtime::Handle::try_current().is_err() {
+        if len < WORKER_FROM {
             return PlainMd5::Inline(Md5::new());
         }
+        let Some(slot) = WorkerSlot::take() else {
+            return PlainMd5::Inline(Md5::new());
+        };
         let (tx, rx) = std::sync::mpsc::channel::<Bytes>();
         let (done, result) = tokio::sync::oneshot::channel();
         let shared = Arc::new(Shared {
@@ -46,16 +75,22 @@ impl PlainMd5 {
             waker: AtomicWaker::new(),
         });
         let s = shared.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut md5 = Md5::new();
-            // Ends when the stream drops its sender: at the end of the body or on abort.
-            for chunk in rx {
-                md5.update(&chunk);
-                s.queued.fetch_sub(chunk.len(), Ordering::AcqRel);
-                s.waker.wake();
-            }
-            let _ = done.send(md5.finalize().into());
-        });
+        let spawned = std::thread::Builder::new()
+            .name("s3seal-md5".into())
+            .spawn(move || {
+                let _slot = slot;
+                let mut md5 = Md5::new();
+                // Ends when the stream drops its sender: at the end of the body or on abort.
+                for chunk in rx {
+                    md5.update(&chunk);
+                    s.queued.fetch_sub(chunk.len(), Ordering::AcqRel);
+                    s.waker.wake();
+                }
+                let _ = done.send(md5.finalize().into());
+            });
+        if spawned.is_err() {
+            return PlainMd5::Inline(Md5::new());
+        }
         PlainMd5::Worker(Worker {
             tx: Some(tx),
             shared,
@@ -134,5 +169,14 @@ mod tests {
         digest_of(WORKER_FROM as usize + 12345, 65536).await;
         // Chunks larger than the queue bound still make progress.
         digest_of(3 * MAX_QUEUED + 1, MAX_QUEUED + 1).await;
+        // At most one worker per core; beyond that large bodies hash inline, still correctly.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut held = Vec::new();
+        while let h @ PlainMd5::Worker(_) = PlainMd5::for_len(WORKER_FROM) {
+            held.push(h);
+            assert!(held.len() <= cores, "more workers than cores");
+        }
+        digest_of(WORKER_FROM as usize + 1, 65536).await;
+        drop(held);
     }
 }

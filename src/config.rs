@@ -258,8 +258,9 @@ fn default_log_format() -> String {
 fn default_listen() -> SocketAddr {
     DEFAULT_LISTEN.parse().expect("constant address")
 }
-/// Above botocore's 60 s read timeout: when a client waits on a connection we consider idle,
-/// its own timeout and retry should come first (see README, known issues).
+/// Above botocore's 60 s read timeout: should a client ever wait on a connection we consider
+/// idle (as aws cli did before the empty Expect: 100-continue fix, README), its own timeout
+/// and retry come first.
 fn default_idle_timeout() -> u64 {
     75
 }

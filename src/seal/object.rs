@@ -398,10 +398,7 @@ pub(super) fn expect_for(
 /// Translates the store's `bytes a-b/T` for one part of an aligned object into plaintext
 /// coordinates: every earlier part is whole segments, so offsets scale by S/(S+32).
 fn part_range(store_range: &str, part_plain: u64, segment: u32) -> Option<String> {
-    let rest = store_range.strip_prefix("bytes ")?;
-    let (span, total) = rest.split_once('/')?;
-    let first: u64 = span.split_once('-')?.0.parse().ok()?;
-    let total: u64 = total.parse().ok()?;
+    let (first, _, total) = size::parse_content_range(store_range)?;
     let full = u64::from(segment) + size::SEGMENT_OVERHEAD;
     if !first.is_multiple_of(full) {
         return None;

@@ -364,6 +364,11 @@ impl Seal {
                 _ => e,
             })?
             .output;
+        // The destination's size limit holds for copied parts as for uploaded ones.
+        let len = src.content_length.unwrap_or(0).max(0) as u64;
+        self.buckets
+            .lookup(&i.bucket, &i.key)
+            .check_size(&i.bucket, len)?;
         let part_in = UploadPartInput {
             bucket: i.bucket.clone(),
             key: i.key.clone(),

@@ -173,8 +173,17 @@ async fn put_declaring(
     declared: usize,
     body: Vec<u8>,
 ) -> Option<String> {
-    let r = gw
-        .client
+    // No flexible checksum, so the body goes out plain (not aws-chunked).
+    let creds = aws_sdk_s3::config::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "t");
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(&gw.endpoint)
+        .force_path_style(true)
+        .credentials_provider(creds)
+        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+        .build();
+    let r = aws_sdk_s3::Client::from_conf(conf)
         .put_object()
         .bucket(b)
         .key(k)

@@ -127,7 +127,7 @@ impl Seal {
         let visible = if info.is_some() {
             etag::visible(&up_etag)
         } else {
-            up_etag.clone()
+            up_etag
         };
         if let Some(info) = &info {
             // Preconditions on the source refer to what clients see.
@@ -170,7 +170,7 @@ impl Seal {
             &mut i.sse_customer_key_md5,
         )?;
         // Pin the copy to the version we read the key of.
-        i.copy_source_if_match = Some(ETagCondition::ETag(up_etag));
+        i.copy_source_if_match = head.e_tag.clone().map(ETagCondition::ETag);
 
         let dek = self
             .keys

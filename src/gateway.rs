@@ -94,9 +94,8 @@ impl Gateway {
             }
             None => None,
         };
-        let policy = crate::policy::Policy::from_config(&cfg.users).with_key_rules(
-            crate::keyrules::KeyRules::for_upstream(&cfg.upstream),
-        );
+        let policy = crate::policy::Policy::from_config(&cfg.users)
+            .with_key_rules(crate::keyrules::KeyRules::for_upstream(&cfg.upstream));
         seal = seal.with_policy(policy.clone());
         let mut b = S3ServiceBuilder::new(seal.clone());
         b.set_auth(auth.clone());

@@ -161,7 +161,11 @@ async fn traversal_keys_are_refused_and_change_nothing_on_disk() {
         .await;
     assert_eq!(refused("delete_objects", r), "InvalidArgument");
 
-    assert_eq!(snapshot(&data_dir(&gw)), before, "the data directory changed");
+    assert_eq!(
+        snapshot(&data_dir(&gw)),
+        before,
+        "the data directory changed"
+    );
     assert_eq!(gw.get("photos", "bob/victim.png").await, b"bob's victim");
     assert_eq!(gw.get("photos", "bob/k2.png").await, b"bob's k2");
     let names: Vec<String> = gw
@@ -215,7 +219,11 @@ async fn copy_source_is_checked_as_the_store_parses_it() {
             "{src}: {code}"
         );
     }
-    assert_eq!(snapshot(&data_dir(&gw)), before, "the data directory changed");
+    assert_eq!(
+        snapshot(&data_dir(&gw)),
+        before,
+        "the data directory changed"
+    );
 }
 
 #[tokio::test]
@@ -240,7 +248,11 @@ async fn dot_dot_keys_answer_and_never_drop_the_connection() {
             refused(key, r);
         }
     }
-    assert_eq!(snapshot(&data_dir(&gw)), before, "the data directory changed");
+    assert_eq!(
+        snapshot(&data_dir(&gw)),
+        before,
+        "the data directory changed"
+    );
 }
 
 /// A remote S3 stores `a//b` and `./x` literally, so the gateway passes them; the rule check
@@ -264,7 +276,10 @@ async fn remote_store_keeps_every_s3_key() {
             .send()
             .await
             .unwrap();
-        assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"literal");
+        assert_eq!(
+            &got.body.collect().await.unwrap().into_bytes()[..],
+            b"literal"
+        );
     }
     assert_eq!(gw.get("photos", "bob/victim.png").await, b"bob's victim");
 }

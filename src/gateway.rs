@@ -94,9 +94,12 @@ impl Gateway {
             }
             None => None,
         };
+        let policy = crate::policy::Policy::from_config(&cfg.users)
+            .with_key_rules(crate::keyrules::KeyRules::for_upstream(&cfg.upstream));
+        seal = seal.with_policy(policy.clone());
         let mut b = S3ServiceBuilder::new(seal.clone());
         b.set_auth(auth.clone());
-        b.set_access(crate::policy::Policy::from_config(&cfg.users));
+        b.set_access(policy);
         let service = b.build();
         let console = cfg.server.console.then(|| {
             Arc::new(crate::console::Console::new(

@@ -21,6 +21,7 @@
 //! - [`tools`]: `s3seal inspect` and `s3seal decrypt` (no gateway needed).
 //! - [`throttle`]: failed-authentication throttling per (source, access key).
 //! - [`credentials`]: generated credentials of the embedded default.
+//! - [`keyrules`]: which keys the store holds faithfully (no path traversal on s3s-fs).
 //! - [`console`]: the web console at `/console`, acting only through the S3 service as the
 //!   logged-in user.
 
@@ -31,6 +32,7 @@ pub mod credentials;
 pub mod deadline;
 pub mod format;
 pub mod gateway;
+pub mod keyrules;
 pub mod keys;
 pub mod metrics;
 pub mod policy;

@@ -366,6 +366,9 @@ impl Router {
             });
         }
         let (mut parts, body) = req.into_parts();
+        if let Some(resp) = crate::keyrules::delete_objects_refusal(&parts) {
+            return Box::pin(async move { Ok(resp) });
+        }
         let ip = self.peer.ip();
         let claimed = claimed_access_key(&parts);
         if let Verdict::Refuse(left) = ops.throttle.check(ip, &claimed) {

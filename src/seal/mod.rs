@@ -368,6 +368,10 @@ impl S3 for Seal {
         {
             list.retain(|b| b.name.as_deref().is_some_and(|n| p.touches(&user, n)));
         }
+        // S3 lists buckets in name order; s3s-fs answers in directory order.
+        if let Some(list) = resp.output.buckets.as_mut() {
+            list.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         Ok(resp)
     }
 

@@ -284,9 +284,8 @@ mod tests {
     #[test]
     fn the_presigned_query_wins_over_a_header_as_in_s3s() {
         let sig = "X-Amz-Signature=00";
-        let uri = format!(
-            "/b/k?X-Amz-Credential=alice%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&{sig}"
-        );
+        let uri =
+            format!("/b/k?X-Amz-Credential=alice%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&{sig}");
         let bogus = (
             "authorization",
             "AWS4-HMAC-SHA256 Credential=zzz/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=1",
@@ -294,14 +293,23 @@ mod tests {
         assert_eq!(key(&uri, &[bogus]), "alice");
         assert_eq!(key("/b/k", &[bogus]), "zzz");
         // A raw `/` and any region still name the same user.
-        let raw = format!("/b/k?X-Amz-Credential=alice/20260101/r-{}/s3/aws4_request&{sig}", 7);
+        let raw = format!(
+            "/b/k?X-Amz-Credential=alice/20260101/r-{}/s3/aws4_request&{sig}",
+            7
+        );
         assert_eq!(key(&raw, &[]), "alice");
         // Unparsable credentials count per address.
-        assert_eq!(key(&format!("/b/k?X-Amz-Credential=alice&{sig}"), &[]), NO_KEY);
+        assert_eq!(
+            key(&format!("/b/k?X-Amz-Credential=alice&{sig}"), &[]),
+            NO_KEY
+        );
         assert_eq!(key("/b/k", &[]), NO_KEY);
         // SigV2 comes first in s3s.
         assert_eq!(
-            key(&format!("/b/k?AWSAccessKeyId=bob&Signature=x&Expires=1&{sig}"), &[bogus]),
+            key(
+                &format!("/b/k?AWSAccessKeyId=bob&Signature=x&Expires=1&{sig}"),
+                &[bogus]
+            ),
             "bob"
         );
         assert_eq!(key("/b/k", &[("authorization", "AWS carol:sig")]), "carol");
@@ -319,11 +327,11 @@ mod tests {
             s("/b/k?X-Amz-Expires=604801&X-Amz-Signature=0", &[], false),
             Some("AuthorizationQueryParametersError")
         );
-        assert_eq!(s("/b/k?X-Amz-Expires=604800&X-Amz-Signature=0", &[], false), None);
         assert_eq!(
-            s("/b/k?Signature=x", &[], false),
-            Some("InvalidRequest")
+            s("/b/k?X-Amz-Expires=604800&X-Amz-Signature=0", &[], false),
+            None
         );
+        assert_eq!(s("/b/k?Signature=x", &[], false), Some("InvalidRequest"));
         assert_eq!(s("/b/k?Signature=x", &[], true), None);
         assert_eq!(
             s("/b/k", &[("authorization", "AWS a:b")], false),

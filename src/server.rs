@@ -400,7 +400,8 @@ impl Router {
             if refusal.status == 403 {
                 ops.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
             }
-            ops.metrics.request("Refused", refusal.status, Duration::ZERO);
+            ops.metrics
+                .request("Refused", refusal.status, Duration::ZERO);
             tracing::info!(
                 target: "s3seal::access",
                 peer = %self.peer,

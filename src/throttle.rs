@@ -144,9 +144,9 @@ mod tests {
         let (p, _) = http::Request::get(
             "/b/k?X-Amz-Credential=PRE%2F20260101%2Fx%2Fs3%2Faws4_request&X-Amz-Signature=0",
         )
-            .body(())
-            .unwrap()
-            .into_parts();
+        .body(())
+        .unwrap()
+        .into_parts();
         assert_eq!(claimed_access_key(&p), "PRE");
         let (p, _) = http::Request::get("/b/k").body(()).unwrap().into_parts();
         assert_eq!(claimed_access_key(&p), "-");

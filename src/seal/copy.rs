@@ -38,7 +38,7 @@ impl Seal {
             &mut i.copy_source_sse_customer_key_md5,
         )?;
         let head_in = HeadObjectInput {
-            bucket: src_bucket,
+            bucket: src_bucket.clone(),
             key: src_key.clone(),
             version_id: src_version,
             ..Default::default()
@@ -81,11 +81,16 @@ impl Seal {
 
         let dek = self
             .keys
-            .open(&info.kek, &info.dek_b64, &src_key, src_customer.as_ref())
+            .open(
+                &info.kek,
+                &info.dek_b64,
+                &info.wrap_context(&src_bucket, &src_key),
+                src_customer.as_ref(),
+            )
             .await?;
         let wrapped = self
             .keys
-            .rewrap(&dek, &i.key, dst_customer.as_ref())
+            .rewrap(&dek, &i.bucket, &i.key, dst_customer.as_ref())
             .await?;
         let replace = i
             .metadata_directive
@@ -104,9 +109,7 @@ impl Seal {
             i.expires = head.expires.clone();
             src.unwrap_or_default()
         };
-        m.insert(meta::VERSION.into(), "1".into());
-        m.insert(meta::KEK.into(), wrapped.0);
-        m.insert(meta::DEK.into(), wrapped.1);
+        meta::insert_wrap(&mut m, wrapped, self.keys.binds_bucket());
         m.insert(meta::SEGMENT.into(), info.segment.to_string());
         if let Some(md5) = &info.md5 {
             m.insert(meta::MD5.into(), md5.clone());

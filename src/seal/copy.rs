@@ -174,11 +174,16 @@ impl Seal {
 
         let dek = self
             .keys
-            .open(&info.kek, &info.dek_b64, &src.key, src_customer.as_ref())
+            .open(
+                &info.kek,
+                &info.dek_b64,
+                &info.wrap_context(&src.bucket, &src.key),
+                src_customer.as_ref(),
+            )
             .await?;
         let wrapped = self
             .keys
-            .rewrap(&dek, &i.key, dst_customer.as_ref())
+            .rewrap(&dek, &i.bucket, &i.key, dst_customer.as_ref())
             .await?;
         let mut m = if replaces(i) {
             i.metadata.take().unwrap_or_default()
@@ -193,9 +198,7 @@ impl Seal {
             i.expires = head.expires.clone();
             src.unwrap_or_default()
         };
-        m.insert(meta::VERSION.into(), "1".into());
-        m.insert(meta::KEK.into(), wrapped.0);
-        m.insert(meta::DEK.into(), wrapped.1);
+        meta::insert_wrap(&mut m, wrapped, self.keys.binds_bucket());
         m.insert(meta::SEGMENT.into(), info.segment.to_string());
         if let Some(md5) = &info.md5 {
             m.insert(meta::MD5.into(), md5.clone());

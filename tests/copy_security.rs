@@ -274,9 +274,7 @@ fn customer(byte: u8) -> (String, String) {
 async fn stored_dek(gw: &TestGateway, b: &str, k: &str, dom: Dom) -> [u8; 32] {
     let (_, meta) = gw.raw_get(b, k).await;
     let w = WrappedDek::from_metadata(&meta["s3seal-kek"], &meta["s3seal-dek"]).unwrap();
-    let ctx = WrapContext {
-        object_key: k.to_owned(),
-    };
+    let ctx = WrapContext::v2(Some(b), k);
     let dek = match dom {
         Dom::Kek => {
             let keys = s3seal::keys::load_key_file(&gw.dir.path().join("state/keys.toml")).unwrap();

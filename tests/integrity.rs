@@ -76,6 +76,9 @@ async fn decrypt_failures(gw: &TestGateway) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// One way of editing an object's stored bytes.
+type Tamper = Box<dyn FnOnce(&mut Vec<u8>)>;
+
 /// A single-PUT object of 4 full segments and a short fifth, tampered five ways; full and
 /// ranged reads that cover the damage.
 #[tokio::test]
@@ -84,7 +87,7 @@ async fn single_object_tampering_is_refused() {
         let gw = TestGateway::start(kind).await;
         let b = gw.bucket().await;
         let data = pattern(4 * S + 1000, 7);
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut Vec<u8>)>)> = vec![
+        let cases: Vec<(&str, Tamper)> = vec![
             // Old code: the stored size now says 2 segments; both open, the missing final
             // flag was noticed only in finish(), after all of Content-Length was sent → 200.
             (

@@ -34,6 +34,7 @@ pub mod gateway;
 pub mod keys;
 pub mod metrics;
 pub mod policy;
+pub mod redact;
 pub mod rotate;
 pub mod seal;
 pub mod server;

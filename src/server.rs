@@ -584,7 +584,7 @@ impl Router {
         ops.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
         let guard = InFlight {
             ops: ops.clone(),
-            _permit: permit,
+            permit,
         };
         let peer = self.peer;
         Box::pin(async move {

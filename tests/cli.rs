@@ -491,13 +491,13 @@ async fn trace_logs_redact_signatures_sse_c_keys_and_console_secrets() {
 
     // Header-signed requests, SSE-C PUT and GET.
     let c = support::client(&endpoint, "traceuser", secret);
-    c.create_bucket().bucket("tr").send().await.unwrap();
+    c.create_bucket().bucket("trace").send().await.unwrap();
     let raw_key = *b"RAW-sse-c-key-of-32-bytes-long!!";
     let ck = base64::engine::general_purpose::STANDARD.encode(raw_key);
     let ck_md5 = base64::engine::general_purpose::STANDARD
         .encode(<md5::Md5 as md5::Digest>::digest(raw_key));
     c.put_object()
-        .bucket("tr")
+        .bucket("trace")
         .key("c")
         .sse_customer_algorithm("AES256")
         .sse_customer_key(&ck)
@@ -508,7 +508,7 @@ async fn trace_logs_redact_signatures_sse_c_keys_and_console_secrets() {
         .unwrap();
     let got = c
         .get_object()
-        .bucket("tr")
+        .bucket("trace")
         .key("c")
         .sse_customer_algorithm("AES256")
         .sse_customer_key(&ck)
@@ -523,7 +523,7 @@ async fn trace_logs_redact_signatures_sse_c_keys_and_console_secrets() {
 
     // A presigned GET.
     c.put_object()
-        .bucket("tr")
+        .bucket("trace")
         .key("p")
         .body(ByteStream::from_static(b"presigned"))
         .send()
@@ -531,7 +531,7 @@ async fn trace_logs_redact_signatures_sse_c_keys_and_console_secrets() {
         .unwrap();
     let url = c
         .get_object()
-        .bucket("tr")
+        .bucket("trace")
         .key("p")
         .presigned(
             aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
@@ -563,7 +563,7 @@ async fn trace_logs_redact_signatures_sse_c_keys_and_console_secrets() {
     let (st, _, _) = support::raw_request(
         api,
         "GET",
-        "/tr/p",
+        "/trace/p",
         &[
             ("authorization".into(), auth),
             ("x-amz-date".into(), "20250101T000000Z".into()),

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 /// Default listener: loopback only, so the embedded default never exposes itself on a LAN.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 
+/// Default console listener: its own port (MinIO's convention), so objects served by the S3
+/// API (a user's SVG or text/html, share links) are never on the console's origin.
+pub const DEFAULT_CONSOLE_LISTEN: &str = "127.0.0.1:9001";
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -145,6 +149,10 @@ pub struct ServerConfig {
     /// rules as the S3 API).
     #[serde(default = "default_true")]
     pub console: bool,
+    /// Where the console listens: a separate origin from the S3 API; it serves only the
+    /// console. TLS (`server.tls`) applies to both listeners.
+    #[serde(default = "default_console_listen")]
+    pub console_listen: SocketAddr,
     /// TLS on the client listener: PEM files, reloaded on SIGHUP.
     pub tls: Option<TlsConfig>,
     /// Log format: "text" or "json".
@@ -268,6 +276,9 @@ fn default_log_format() -> String {
 fn default_listen() -> SocketAddr {
     DEFAULT_LISTEN.parse().expect("constant address")
 }
+fn default_console_listen() -> SocketAddr {
+    DEFAULT_CONSOLE_LISTEN.parse().expect("constant address")
+}
 /// Above botocore's 60 s read timeout: should a client ever wait on a connection we consider
 /// idle (as aws cli did before the empty Expect: 100-continue fix, README), its own timeout
 /// and retry come first.
@@ -310,6 +321,7 @@ impl Default for ServerConfig {
             max_concurrent_requests: default_max_concurrent(),
             metrics: true,
             console: true,
+            console_listen: default_console_listen(),
             upstream_timeout_secs: default_upstream_timeout(),
             idle_timeout_secs: default_idle_timeout(),
             log_format: default_log_format(),

@@ -22,7 +22,8 @@ pub struct Banner {
     pub generated_user: Option<(String, String)>,
     /// Access keys of configured users (secrets are never printed).
     pub users: Vec<String>,
-    pub console: bool,
+    /// The web console's URL (its own listener), if served.
+    pub console: Option<String>,
 }
 
 impl std::fmt::Display for Banner {
@@ -30,8 +31,8 @@ impl std::fmt::Display for Banner {
         writeln!(f, "s3seal listening on {}", self.endpoint)?;
         writeln!(f, "  upstream:     {}", self.upstream)?;
         writeln!(f, "  key provider: {}", self.key_provider)?;
-        if self.console {
-            writeln!(f, "  web console:  {}/console/", self.endpoint)?;
+        if let Some(url) = &self.console {
+            writeln!(f, "  web console:  {url}")?;
         }
         if let Some((ak, sk)) = &self.generated_user {
             writeln!(f, "  access key:   {ak}")?;
@@ -54,6 +55,8 @@ pub struct Gateway {
     pub banner: Banner,
     grace: Duration,
     ops: Arc<crate::server::Ops>,
+    /// Where the console listens, when it is served.
+    console_listen: Option<SocketAddr>,
 }
 
 impl Gateway {
@@ -134,15 +137,17 @@ impl Gateway {
                 key_provider,
                 generated_user,
                 users,
-                console: cfg.server.console,
+                console: None,
             },
             grace: Duration::from_secs(cfg.server.shutdown_grace_secs),
             ops: Arc::new(ops),
+            console_listen: cfg.server.console.then_some(cfg.server.console_listen),
         })
     }
 
-    /// Binds `addr` (port 0 picks a free port). The returned [`Running`] serves when awaited
-    /// and stops, draining requests, once `shutdown` resolves.
+    /// Binds `addr` for the S3 API and `server.console_listen` for the console (port 0 picks
+    /// a free port). The returned [`Running`] serves when awaited and stops, draining
+    /// requests, once `shutdown` resolves.
     pub async fn bind(
         self,
         addr: SocketAddr,
@@ -159,16 +164,52 @@ impl Gateway {
             "http"
         };
         banner.endpoint = format!("{scheme}://{local}");
+        let console = match self.console_listen {
+            Some(caddr) => {
+                let l = TcpListener::bind(caddr).await.map_err(|e| {
+                    anyhow::anyhow!(
+                        "server.console_listen {caddr}: cannot listen: {e} (choose a free address, or set server.console = false)"
+                    )
+                })?;
+                let at = l.local_addr()?;
+                banner.console = Some(format!("{scheme}://{at}/console/"));
+                if let Some(c) = &self.ops.console {
+                    c.set_api_port(local.port());
+                }
+                Some((l, at))
+            }
+            None => None,
+        };
+        let shutdown =
+            futures::FutureExt::shared(Box::pin(shutdown)
+                as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
+        let api = server::serve(
+            listener,
+            self.service.clone(),
+            self.ops.clone(),
+            shutdown.clone(),
+            self.grace,
+        );
+        let (console_addr, serve): (
+            _,
+            std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+        ) = match console {
+            Some((l, at)) => {
+                let con = server::serve_console(l, self.service, self.ops, shutdown, self.grace);
+                (
+                    Some(at),
+                    Box::pin(async move {
+                        tokio::join!(api, con);
+                    }),
+                )
+            }
+            None => (None, Box::pin(api)),
+        };
         Ok(Running {
             addr: local,
+            console_addr,
             banner,
-            serve: Box::pin(server::serve(
-                listener,
-                self.service,
-                self.ops,
-                shutdown,
-                self.grace,
-            )),
+            serve,
         })
     }
 }
@@ -176,6 +217,8 @@ impl Gateway {
 /// A bound gateway: where it listens, what to print, and the future that serves.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The console's own listener, when the console is served.
+    pub console_addr: Option<SocketAddr>,
     pub banner: Banner,
     pub serve: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }

@@ -39,6 +39,7 @@ pub mod keys;
 pub mod metrics;
 pub mod policy;
 pub mod preauth;
+pub mod redact;
 pub mod rotate;
 pub mod seal;
 pub mod server;

@@ -24,6 +24,9 @@ enum Cmd {
         /// Override server.listen, e.g. 127.0.0.1:9100.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Override server.console_listen (the web console's own port), e.g. 127.0.0.1:9101.
+        #[arg(long)]
+        console_listen: Option<std::net::SocketAddr>,
     },
     /// Rewrap every object's data key under another KEK (server-side copies, bodies untouched),
     /// or with --check count objects per KEK so you know when an old KEK can be retired.
@@ -109,7 +112,9 @@ fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
 ///
 /// The s3s crates log whole requests at debug level, headers included, and SSE-C requests
 /// carry the customer's key in a header; so they are capped at `warn` whatever the filter
-/// says. A test runs a full workload at debug and greps the output for secrets.
+/// says. Whatever the filter, every line passes `redact::Redacting`, which blanks secret
+/// values (Authorization, signatures, SSE-C keys, tokens, cookies). A test runs a full
+/// workload at trace and greps the output for secrets.
 fn init_logs(json: bool) {
     const CAP: &str = "s3s::=warn,s3s_fs=warn,s3s_aws=warn";
     let wanted = std::env::var("S3SEAL_LOG").unwrap_or_else(|_| "info".into());
@@ -117,7 +122,7 @@ fn init_logs(json: bool) {
         .unwrap_or_else(|_| format!("info,{CAP}").into());
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(s3seal::redact::Redacting(std::io::stderr));
     if json {
         b.json().init();
     } else {
@@ -127,7 +132,11 @@ fn init_logs(json: bool) {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Serve { config, listen } => {
+        Cmd::Serve {
+            config,
+            listen,
+            console_listen,
+        } => {
             let mut cfg = match &config {
                 Some(p) => Config::load(p)?,
                 None => Config::default(),
@@ -135,6 +144,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logs(cfg.server.log_format == "json");
             if let Some(l) = listen {
                 cfg.server.listen = l;
+            }
+            if let Some(l) = console_listen {
+                cfg.server.console_listen = l;
             }
             let gw = Gateway::build(&cfg).await?;
             let running = gw

@@ -88,6 +88,37 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
+    serve_as(listener, service, ops, shutdown, grace, Side::Api).await
+}
+
+/// Serves the web console (only the console, never S3 requests) on its own listener: a
+/// separate origin, so nothing the S3 API serves (a user's SVG or HTML, a share link) can
+/// script the console. Shares `ops` (throttle, concurrency slots, metrics, TLS) with the API.
+pub async fn serve_console(
+    listener: TcpListener,
+    service: S3Service,
+    ops: Arc<Ops>,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) {
+    serve_as(listener, service, ops, shutdown, grace, Side::Console).await
+}
+
+/// Which listener a connection came in on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Api,
+    Console,
+}
+
+async fn serve_as(
+    listener: TcpListener,
+    service: S3Service,
+    ops: Arc<Ops>,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+    side: Side,
+) {
     // No hyper header_read_timeout: our own idle deadline (`Conn`) covers slow headers and
     // idle keep-alive without cutting a response that a client reads slowly.
     let http = ConnBuilder::new(TokioExecutor::new());
@@ -113,6 +144,7 @@ pub async fn serve(
             ops: ops.clone(),
             peer,
             conn: conn_state.clone(),
+            side,
         };
         let idle = ops.idle_timeout;
         let watcher = graceful.watcher();
@@ -309,6 +341,7 @@ struct Router {
     ops: Arc<Ops>,
     peer: SocketAddr,
     conn: Arc<Conn>,
+    side: Side,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for Router {
@@ -354,6 +387,9 @@ impl Router {
         &self,
         req: http::Request<Incoming>,
     ) -> futures::future::BoxFuture<'static, Result<s3s::HttpResponse, s3s::HttpError>> {
+        if self.side == Side::Console {
+            return self.route_console(req);
+        }
         let ops = self.ops.clone();
         if req.method() == http::Method::GET {
             match req.uri().path() {
@@ -371,19 +407,6 @@ impl Router {
                 }
                 _ => {}
             }
-        }
-        if let Some(console) = &ops.console
-            && crate::console::Console::claims(&req)
-        {
-            let console = console.clone();
-            let peer = self.peer;
-            return Box::pin(async move {
-                let start = Instant::now();
-                let resp = console.handle(req, &ops.throttle, peer).await;
-                ops.metrics
-                    .request("Console", resp.status().as_u16(), start.elapsed());
-                Ok(resp)
-            });
         }
         let (mut parts, body) = req.into_parts();
         if let Some(resp) = crate::keyrules::delete_objects_refusal(&parts) {
@@ -502,6 +525,73 @@ impl Router {
             if let Ok(v) = http::HeaderValue::from_str(&request_id) {
                 resp.headers_mut().insert("x-amz-request-id", v);
             }
+            if method == http::Method::GET {
+                // A browser opening an object (a share link) renders it as its declared
+                // type, never as a sniffed one. No S3 client reads this header.
+                resp.headers_mut().insert(
+                    http::header::X_CONTENT_TYPE_OPTIONS,
+                    http::HeaderValue::from_static("nosniff"),
+                );
+            }
+            Ok(Guarded::wrap(resp, guard))
+        })
+    }
+
+    /// The console listener: the console under `/console`, `/` sends a browser there, and
+    /// nothing else (an S3 request here gets 404). Console requests take a concurrency slot
+    /// like S3 requests: a thumbnail or download costs the gateway as much as a GET.
+    fn route_console(
+        &self,
+        req: http::Request<Incoming>,
+    ) -> futures::future::BoxFuture<'static, Result<s3s::HttpResponse, s3s::HttpError>> {
+        let ops = self.ops.clone();
+        let Some(console) = ops.console.clone() else {
+            return Box::pin(async { Ok(text(404, "The console is turned off.\n".into())) });
+        };
+        let path = req.uri().path();
+        if !crate::console::Console::owns_path(path) {
+            let resp = if path == "/" && req.method() == http::Method::GET {
+                crate::console::redirect("/console/")
+            } else {
+                text(
+                    404,
+                    "Not found: this port serves only the s3seal web console (/console/); the S3 API listens on its own port.\n".into(),
+                )
+            };
+            return Box::pin(async move {
+                let mut resp = resp;
+                console.harden(&mut resp);
+                Ok(resp)
+            });
+        }
+        let permit = match &ops.slots {
+            Some(s) => match s.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    ops.metrics.overloaded.fetch_add(1, Ordering::Relaxed);
+                    return Box::pin(async move {
+                        let mut r = slow_down(
+                            Duration::from_secs(1),
+                            "The gateway is serving its maximum number of concurrent requests; retry.",
+                        );
+                        console.harden(&mut r);
+                        Ok(r)
+                    });
+                }
+            },
+            None => None,
+        };
+        ops.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+        let guard = InFlight {
+            ops: ops.clone(),
+            permit,
+        };
+        let peer = self.peer;
+        Box::pin(async move {
+            let start = Instant::now();
+            let resp = console.handle(req, &ops.throttle, peer).await;
+            ops.metrics
+                .request("Console", resp.status().as_u16(), start.elapsed());
             Ok(Guarded::wrap(resp, guard))
         })
     }

@@ -77,7 +77,7 @@ impl Throttle {
         e.failures += 1;
         if e.failures >= self.cfg.max_failures {
             e.locked_until = Some(now + Duration::from_secs(self.cfg.lockout_secs));
-            tracing::warn!(%ip, access_key = key, failures = e.failures, "authentication failures: locked out");
+            tracing::warn!(%ip, access_key = %crate::redact::key_hint(key), failures = e.failures, "authentication failures: locked out");
         }
         let over = e.failures.saturating_sub(self.cfg.max_failures / 2);
         Duration::from_millis((self.cfg.failure_delay_ms * u64::from(over)).min(1000))

@@ -47,7 +47,13 @@ fn bad_config_exits_nonzero_naming_file_and_key() {
 /// Starts the binary on the embedded default in `dir` and returns it with its banner lines.
 fn start_embedded(dir: &std::path::Path) -> (Child, Vec<String>) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--console-listen",
+            "127.0.0.1:0",
+        ])
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -228,7 +234,7 @@ async fn debug_logs_never_contain_secrets_keys_or_plaintext() {
         std::fs::write(
             &cfg,
             format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\nlog_format = \"{format}\"\n[upstream]\nkind = \"local\"\npath = \"data\"\n[keys]\nprovider = \"file\"\npath = \"keys.toml\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"loguser\"\nsecret_key = \"{secret}\"\n"
+                "[server]\nlisten = \"127.0.0.1:0\"\nconsole_listen = \"127.0.0.1:0\"\nlog_format = \"{format}\"\n[upstream]\nkind = \"local\"\npath = \"data\"\n[keys]\nprovider = \"file\"\npath = \"keys.toml\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"loguser\"\nsecret_key = \"{secret}\"\n"
             ),
         )
         .unwrap();
@@ -428,4 +434,198 @@ async fn kill_9_mid_upload_leaves_no_partial_object_and_multipart_resumes() {
     assert!(got.body.collect().await.unwrap().into_bytes() == data);
     child.kill().unwrap();
     let _ = child.wait();
+}
+
+/// Issue 16 item 8: at `trace`, with the s3s request logs (full headers) forced on past the
+/// cap, no secret reaches the logs: not the SSE-C key (base64, MD5, raw), not a presigned or
+/// header signature or credential, not a secret typed into the console's access-key field.
+#[tokio::test]
+async fn trace_logs_redact_signatures_sse_c_keys_and_console_secrets() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "TrAcE-proxy-user-secret-0123456789";
+    let cfg = dir.path().join("gw.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nconsole_listen = \"127.0.0.1:0\"\n[upstream]\nkind = \"local\"\npath = \"data\"\n[keys]\nprovider = \"file\"\npath = \"keys.toml\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"traceuser\"\nsecret_key = \"{secret}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env(
+            "S3SEAL_LOG",
+            "trace,s3s::service=trace,s3s::ops=trace,s3s::http=trace,s3s::sig_v4=trace,s3s_fs=trace",
+        )
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = Vec::new();
+    while !banner.iter().any(|l: &String| l.contains("users:")) {
+        let mut l = String::new();
+        if out.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        banner.push(l.trim_end().to_owned());
+    }
+    let endpoint = banner[0].rsplit(' ').next().unwrap().to_owned();
+    let console_url = banner_value(&banner, "web console:");
+    let console: std::net::SocketAddr = console_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/console/")
+        .parse()
+        .unwrap();
+    let api: std::net::SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut s).unwrap();
+        s
+    });
+
+    // Header-signed requests, SSE-C PUT and GET.
+    let c = support::client(&endpoint, "traceuser", secret);
+    c.create_bucket().bucket("trace").send().await.unwrap();
+    let raw_key = *b"RAW-sse-c-key-of-32-bytes-long!!";
+    let ck = base64::engine::general_purpose::STANDARD.encode(raw_key);
+    let ck_md5 = base64::engine::general_purpose::STANDARD
+        .encode(<md5::Md5 as md5::Digest>::digest(raw_key));
+    c.put_object()
+        .bucket("trace")
+        .key("c")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&ck)
+        .sse_customer_key_md5(&ck_md5)
+        .body(ByteStream::from_static(b"sse-c body"))
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_object()
+        .bucket("trace")
+        .key("c")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&ck)
+        .sse_customer_key_md5(&ck_md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        &got.body.collect().await.unwrap().into_bytes()[..],
+        b"sse-c body"
+    );
+
+    // A presigned GET.
+    c.put_object()
+        .bucket("trace")
+        .key("p")
+        .body(ByteStream::from_static(b"presigned"))
+        .send()
+        .await
+        .unwrap();
+    let url = c
+        .get_object()
+        .bucket("trace")
+        .key("p")
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
+                60,
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let uri: http::Uri = url.uri().parse().unwrap();
+    let q = uri.query().unwrap().to_owned();
+    let param = |name: &str| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_owned()
+    };
+    let presig = param("X-Amz-Signature");
+    let cred = param("X-Amz-Credential");
+    let (st, _, body) =
+        support::raw_request(api, "GET", uri.path_and_query().unwrap().as_str(), &[], b"").await;
+    assert_eq!((st, body.as_slice()), (200, &b"presigned"[..]));
+
+    // A hand-made header signature (wrong, so refused, but its header is still parsed).
+    let sig = "5e1f".repeat(16);
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=traceuser/20250101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature={sig}"
+    );
+    let (st, _, _) = support::raw_request(
+        api,
+        "GET",
+        "/trace/p",
+        &[
+            ("authorization".into(), auth),
+            ("x-amz-date".into(), "20250101T000000Z".into()),
+            ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(st, 403);
+
+    // The console: the secret typed into the access-key field, then a real login.
+    let origin = format!("http://{console}");
+    for form in [
+        format!("access_key={secret}&secret_key=whatever"),
+        format!("access_key=traceuser&secret_key={secret}"),
+    ] {
+        let (st, _, _) = support::raw_request(
+            console,
+            "POST",
+            "/console/login",
+            &[
+                (
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+                ("origin".into(), origin.clone()),
+            ],
+            form.as_bytes(),
+        )
+        .await;
+        assert!(st == 401 || st == 303, "{st}");
+    }
+
+    let st = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    child.wait().unwrap();
+    let logs = log.join().unwrap();
+    assert!(
+        logs.contains("s3s") && logs.contains("console login failed"),
+        "the s3s request logs and the console's are on"
+    );
+    assert!(logs.contains("[redacted]"), "something was redacted");
+    let raw = String::from_utf8_lossy(&raw_key).into_owned();
+    for (what, needle) in [
+        ("user secret", secret),
+        ("SSE-C key", ck.as_str()),
+        ("SSE-C key MD5", ck_md5.as_str()),
+        ("raw SSE-C key", raw.as_str()),
+        ("presigned signature", presig.as_str()),
+        ("presigned credential", cred.as_str()),
+        ("header signature", sig.as_str()),
+    ] {
+        if let Some(at) = logs.find(needle) {
+            let from = at.saturating_sub(200);
+            panic!(
+                "the {what} appears in the logs: ...{}...",
+                &logs[from..(at + 100).min(logs.len())]
+            );
+        }
+    }
 }

@@ -95,9 +95,9 @@ async fn send(
 /// A login form post as a browser sends it (with its page's Origin).
 async fn try_login(gw: &TestGateway, ak: &str, sk: &str) -> Reply {
     let form = format!("access_key={ak}&secret_key={sk}");
-    let origin = format!("http://{}", gw.addr);
+    let origin = format!("http://{}", gw.console_addr.unwrap());
     send(
-        gw.addr,
+        gw.console_addr.unwrap(),
         "POST",
         "/console/login",
         &[
@@ -115,7 +115,7 @@ async fn login(gw: &TestGateway, ak: &str, sk: &str) -> Browser {
     let set = r.header("set-cookie").expect("session cookie");
     let cookie = set.split(';').next().unwrap().to_owned();
     let mut b = Browser {
-        addr: gw.addr,
+        addr: gw.console_addr.unwrap(),
         cookie,
         csrf: String::new(),
     };
@@ -172,7 +172,7 @@ fn assert_hardened(r: &Reply) {
 #[tokio::test]
 async fn login_gate_cookie_and_headers() {
     let gw = start().await;
-    let r = send(gw.addr, "GET", "/console/", &[], b"").await;
+    let r = send(gw.console_addr.unwrap(), "GET", "/console/", &[], b"").await;
     assert_eq!(r.status, 200);
     assert!(r.text().contains(r#"<form id="login""#));
     assert_hardened(&r);
@@ -182,13 +182,20 @@ async fn login_gate_cookie_and_headers() {
         "no HSTS on plain HTTP"
     );
     // Pages redirect to the login; the API answers 401.
-    let r = send(gw.addr, "GET", "/console/b/photos/", &[], b"").await;
+    let r = send(
+        gw.console_addr.unwrap(),
+        "GET",
+        "/console/b/photos/",
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!(
         (r.status, r.header("location").as_deref()),
         (303, Some("/console/"))
     );
     let r = send(
-        gw.addr,
+        gw.console_addr.unwrap(),
         "POST",
         "/console/api/delete?bucket=photos&key=x",
         &[],
@@ -220,7 +227,7 @@ async fn login_gate_cookie_and_headers() {
     );
     // A forged cookie is no session.
     let r = send(
-        gw.addr,
+        gw.console_addr.unwrap(),
         "GET",
         "/console/b/photos/",
         &[("cookie", "s3seal_console=forged")],
@@ -295,10 +302,17 @@ async fn browse_upload_download_delete() {
 
     // Delete needs the CSRF token and a same-origin Origin.
     let path = "/console/api/delete?bucket=photos&key=docs/a.txt";
-    let r = send(gw.addr, "POST", path, &[("cookie", &b.cookie)], b"").await;
+    let r = send(
+        gw.console_addr.unwrap(),
+        "POST",
+        path,
+        &[("cookie", &b.cookie)],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 403, "no CSRF token");
     let r = send(
-        gw.addr,
+        gw.console_addr.unwrap(),
         "POST",
         path,
         &[("cookie", &b.cookie), ("x-csrf-token", "guess")],
@@ -307,7 +321,7 @@ async fn browse_upload_download_delete() {
     .await;
     assert_eq!(r.status, 403, "wrong CSRF token");
     let r = send(
-        gw.addr,
+        gw.console_addr.unwrap(),
         "POST",
         path,
         &[
@@ -544,7 +558,7 @@ async fn logout_ends_the_session() {
     let gw = start().await;
     let b = login(&gw, ACCESS_KEY, SECRET_KEY).await;
     let r = send(
-        gw.addr,
+        gw.console_addr.unwrap(),
         "POST",
         "/console/logout",
         &[
@@ -557,7 +571,7 @@ async fn logout_ends_the_session() {
     assert_eq!(r.status, 403, "logout needs the CSRF token too");
     let form = format!("csrf={}", b.csrf);
     let r = send(
-        gw.addr,
+        gw.console_addr.unwrap(),
         "POST",
         "/console/logout",
         &[
@@ -604,9 +618,188 @@ async fn console_can_be_switched_off_and_never_shadows_signed_s3() {
     gw.put("console", "k", b"v").await;
     assert_eq!(gw.get("console", "k").await, b"v");
     drop(gw);
-    // Off: /console/ is just an unsigned S3 request.
+    // Off: no console listener; /console/ is just an unsigned S3 request.
     let gw = start_with(|c| c.server.console = false).await;
+    assert_eq!(gw.console_addr, None);
     let r = send(gw.addr, "GET", "/console/", &[], b"").await;
     assert_eq!(r.status, 403);
     assert!(!r.text().contains("login"));
+}
+
+/// Issue 16 item 2: the console has its own listener (origin). The API port serves no console
+/// page, the console port no S3 request, and an HTML object served by the API (a presigned GET
+/// with `response-content-type=text/html`, as a share link is) lands on another origin than
+/// the console, with nosniff.
+#[tokio::test]
+async fn console_has_its_own_origin_apart_from_the_s3_api() {
+    let gw = start().await;
+    let console = gw.console_addr.expect("console listener");
+    assert_ne!(
+        console.port(),
+        gw.addr.port(),
+        "console and API share an origin"
+    );
+
+    // The API port: no console page, no console login.
+    let r = send(gw.addr, "GET", "/console/", &[], b"").await;
+    assert_ne!(r.status, 200);
+    assert!(!r.text().contains("<form"), "{}", r.text());
+    let form = format!("access_key={ACCESS_KEY}&secret_key={SECRET_KEY}");
+    let r = send(
+        gw.addr,
+        "POST",
+        "/console/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+    )
+    .await;
+    assert!(
+        r.header("set-cookie").is_none() && r.status >= 400,
+        "{}",
+        r.text()
+    );
+
+    // The console port: the console, `/` leads there, and no S3.
+    let r = send(console, "GET", "/console/", &[], b"").await;
+    assert!(r.status == 200 && r.text().contains(r#"<form id="login""#));
+    let r = send(console, "GET", "/", &[], b"").await;
+    assert_eq!(
+        (r.status, r.header("location").as_deref()),
+        (303, Some("/console/"))
+    );
+    let s3_on_console = client(&format!("http://{console}"), ACCESS_KEY, SECRET_KEY);
+    assert!(s3_on_console.list_buckets().send().await.is_err());
+    let r = send(console, "GET", "/photos/", &[], b"").await;
+    assert_eq!(r.status, 404);
+    assert_hardened(&r);
+
+    // A stored page, opened as a browser opens a share link: served by the API's origin only.
+    let evil = b"<html><script>fetch('/console/')</script></html>";
+    gw.client
+        .put_object()
+        .bucket("photos")
+        .key("evil.svg")
+        .content_type("image/svg+xml")
+        .body(evil.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let url = gw
+        .client
+        .get_object()
+        .bucket("photos")
+        .key("evil.svg")
+        .response_content_type("text/html")
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
+                60,
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let u: http::Uri = url.uri().parse().unwrap();
+    assert_eq!(u.port_u16(), Some(gw.addr.port()));
+    let pq = u.path_and_query().unwrap().as_str();
+    let r = send(gw.addr, "GET", pq, &[], b"").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type").as_deref(), Some("text/html"));
+    assert_eq!(
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(r.body, evil);
+    // The same request on the console's port is not served.
+    let r = send(console, "GET", pq, &[], b"").await;
+    assert_eq!(r.status, 404);
+    assert_ne!(r.body, evil);
+
+    // A share link made in the console points at the API port, not the console's.
+    gw.put("photos", "a.txt", b"shared").await;
+    let b = login(&gw, ACCESS_KEY, SECRET_KEY).await;
+    let r = b
+        .api(
+            "POST",
+            "/console/api/share?bucket=photos&key=a.txt&expires=60",
+            b"",
+        )
+        .await;
+    let link: http::Uri = r.json()["url"].as_str().unwrap().parse().unwrap();
+    assert_eq!(link.port_u16(), Some(gw.addr.port()));
+    let r = send(
+        gw.addr,
+        "GET",
+        link.path_and_query().unwrap().as_str(),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"shared"[..]));
+}
+
+/// Issue 16 item 6: a tiny PNG claiming 8000x8000 pixels (192 MB decoded) is refused with a
+/// 4xx from its header, however many ask at once, while ordinary thumbnails still work.
+#[tokio::test]
+async fn huge_dimension_thumbnails_are_refused_not_decoded() {
+    let gw = start().await;
+    let mut bomb = Vec::new();
+    image::DynamicImage::ImageLuma8(image::GrayImage::new(8000, 8000))
+        .write_to(&mut Cursor::new(&mut bomb), image::ImageFormat::Png)
+        .unwrap();
+    assert!(bomb.len() < 1024 * 1024);
+    for (key, body) in [("pics/bomb.png", bomb), ("pics/ok.png", png(320, 240))] {
+        gw.client
+            .put_object()
+            .bucket("photos")
+            .key(key)
+            .content_type("image/png")
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let b = login(&gw, ACCESS_KEY, SECRET_KEY).await;
+    let replies =
+        futures::future::join_all((0..6).map(|_| b.get("/console/thumb/photos/pics/bomb.png")))
+            .await;
+    for r in replies {
+        assert_eq!(r.status, 413, "{}", r.text());
+        assert!(r.text().contains("8000x8000"), "{}", r.text());
+    }
+    let r = b.get("/console/thumb/photos/pics/ok.png").await;
+    assert_eq!(r.status, 200);
+    let t = image::load_from_memory(&r.body).unwrap();
+    assert_eq!((t.width(), t.height()), (160, 120));
+}
+
+/// Issue 16 item 6: console requests count toward `server.max_concurrent_requests` like S3
+/// requests: with the only slot held by a streaming S3 GET, the console gets 503 SlowDown.
+#[tokio::test]
+async fn console_requests_take_a_concurrency_slot() {
+    let gw = start_with(|c| c.server.max_concurrent_requests = 1).await;
+    gw.put("photos", "big.bin", &pattern(4 << 20, 5)).await;
+    let b = login(&gw, ACCESS_KEY, SECRET_KEY).await;
+    assert_eq!(b.get("/console/").await.status, 200);
+    // The body is not read: the response holds the slot until dropped.
+    let held = gw
+        .client
+        .get_object()
+        .bucket("photos")
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap();
+    let r = b.get("/console/").await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("SlowDown"));
+    drop(held);
+    let mut ok = false;
+    for _ in 0..100 {
+        if b.get("/console/").await.status == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ok, "the slot came back once the S3 GET ended");
 }

@@ -54,7 +54,7 @@ async fn https_listener_serves_s3_and_reloads_its_certificate_on_sighup() {
     let first = write_cert(dir.path());
     std::fs::write(
         dir.path().join("gw.toml"),
-        "[server]\nlisten = \"127.0.0.1:0\"\n[server.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n[upstream]\nkind = \"local\"\npath = \"data\"\n[keys]\nprovider = \"file\"\npath = \"keys.toml\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"tlsuser\"\nsecret_key = \"tls-secret-0001\"\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\nconsole_listen = \"127.0.0.1:0\"\n[server.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n[upstream]\nkind = \"local\"\npath = \"data\"\n[keys]\nprovider = \"file\"\npath = \"keys.toml\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"tlsuser\"\nsecret_key = \"tls-secret-0001\"\n",
     )
     .unwrap();
     let mut child = Command::new(BIN)

@@ -2,6 +2,10 @@
 //! delete, share. It has no powers of its own: every action is an S3 request signed as the
 //! logged-in user and sent through the gateway's own S3 service in-process, so the same
 //! SigV4 check, per-user rules, bucket policies and encryption apply as for any S3 client.
+//!
+//! It is served on its own listener (`server.console_listen`), a different origin from the S3
+//! API: whatever the API serves (an uploaded SVG or HTML page, a share link) cannot script the
+//! console or read its CSRF token.
 
 mod html;
 mod session;
@@ -45,6 +49,8 @@ pub struct Console {
     thumbs: thumb::Cache,
     /// The listener has TLS: cookies get Secure, responses HSTS.
     secure: bool,
+    /// The S3 API listener's port, for share links (set once bound).
+    api_port: std::sync::OnceLock<u16>,
 }
 
 /// A failed console action: status and a message fit to show the user.
@@ -83,20 +89,18 @@ impl Console {
             sessions: Sessions::default(),
             thumbs: thumb::cache(),
             secure,
+            api_port: Default::default(),
         }
     }
 
-    /// Whether the console serves this request: its path, and no S3 signature, so a signed
-    /// request to a bucket named "console" still reaches S3.
-    pub fn claims<B>(req: &http::Request<B>) -> bool {
-        let path = req.uri().path();
-        let ours = path == "/console" || path.starts_with("/console/");
-        let signed = req.headers().contains_key(header::AUTHORIZATION)
-            || req
-                .uri()
-                .query()
-                .is_some_and(|q| q.contains("X-Amz-Credential") || q.contains("AWSAccessKeyId"));
-        ours && !signed
+    /// Share links point at the S3 API on this port (the browser's host name, another port).
+    pub fn set_api_port(&self, port: u16) {
+        let _ = self.api_port.set(port);
+    }
+
+    /// Whether a path on the console listener is the console's.
+    pub fn owns_path(path: &str) -> bool {
+        path == "/console" || path.starts_with("/console/")
     }
 
     /// Serves one console request; every response carries the security headers.
@@ -255,7 +259,9 @@ impl Console {
             return Ok(page(429, html::login(Some(&msg))));
         }
         if ak.is_empty() || !self.users.verify(ak, sk) {
-            tracing::info!(access_key = ak, %peer, "console login failed");
+            // Hashed: a secret typed into the access-key field must not reach the log.
+            let hint = crate::redact::key_hint(ak);
+            tracing::info!(access_key = %hint, %peer, "console login failed");
             let delay = throttle.failure(ip, ak);
             tokio::time::sleep(delay).await;
             return Ok(page(
@@ -414,6 +420,8 @@ impl Console {
         let png = match self.thumbs.get(&id) {
             Some(p) => p,
             None => {
+                // Bounds memory gateway-wide: at most MAX_DECODES sources and decodes at once.
+                let _slot = thumb::decode_slot().await;
                 let out = s.client.get_object().bucket(bucket).key(key).send().await?;
                 let data = out
                     .body
@@ -424,7 +432,14 @@ impl Console {
                 let png = tokio::task::spawn_blocking(move || thumb::render(&data))
                     .await
                     .map_err(|_| Fail::new(500, "thumbnail task failed"))?
-                    .map_err(|e| Fail::new(415, format!("Not a readable image: {e}")))?;
+                    .map_err(|e| match e {
+                        thumb::Refused::TooLarge(m) => {
+                            Fail::new(413, format!("Too large for a thumbnail: {m}."))
+                        }
+                        thumb::Refused::Unreadable(m) => {
+                            Fail::new(415, format!("Not a readable image: {m}"))
+                        }
+                    })?;
                 let png = Bytes::from(png);
                 self.thumbs.insert(id, png.clone());
                 png
@@ -591,6 +606,10 @@ impl Console {
             })
             .ok_or_else(|| Fail::new(400, "The request has no usable Host header."))?;
         let scheme = if self.secure { "https" } else { "http" };
+        let host = match self.api_port.get() {
+            Some(port) => with_port(host, *port),
+            None => host.to_owned(),
+        };
         let conf = sdk_config(
             &s.access_key,
             s.secret.as_str(),
@@ -610,7 +629,7 @@ impl Console {
     }
 
     /// Security headers on every console response.
-    fn harden(&self, r: &mut Response) {
+    pub fn harden(&self, r: &mut Response) {
         let h = r.headers_mut();
         let csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -691,7 +710,16 @@ fn asset(body: &'static str, ctype: &'static str) -> Response {
         .expect("valid response")
 }
 
-fn redirect(to: &str) -> Response {
+/// `host[:port]` (a name, IPv4 or `[IPv6]`) with its port replaced by `port`.
+fn with_port(host: &str, port: u16) -> String {
+    let name = match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') => &host[..i],
+        _ => host,
+    };
+    format!("{name}:{port}")
+}
+
+pub fn redirect(to: &str) -> Response {
     http::Response::builder()
         .status(303)
         .header(header::LOCATION, to)
@@ -795,18 +823,18 @@ mod tests {
     }
 
     #[test]
-    fn only_unsigned_console_paths_are_claimed() {
-        let r = |uri: &str, auth: bool| {
-            let mut b = http::Request::builder().uri(uri);
-            if auth {
-                b = b.header("authorization", "AWS4-HMAC-SHA256 ...");
-            }
-            Console::claims(&b.body(()).unwrap())
-        };
-        assert!(r("/console/", false));
-        assert!(r("/console", false));
-        assert!(!r("/consoles/x", false));
-        assert!(!r("/console/key", true));
-        assert!(!r("/console/key?X-Amz-Credential=a", false));
+    fn console_paths() {
+        assert!(Console::owns_path("/console/"));
+        assert!(Console::owns_path("/console"));
+        assert!(!Console::owns_path("/consoles/x"));
+        assert!(!Console::owns_path("/bucket/console/x"));
+    }
+
+    #[test]
+    fn share_links_move_to_the_api_port() {
+        assert_eq!(with_port("127.0.0.1:9001", 9000), "127.0.0.1:9000");
+        assert_eq!(with_port("gw.example", 443), "gw.example:443");
+        assert_eq!(with_port("[::1]:9001", 9000), "[::1]:9000");
+        assert_eq!(with_port("[::1]", 9000), "[::1]:9000");
     }
 }

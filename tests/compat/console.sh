@@ -12,14 +12,16 @@ start_gateway
 export CONSOLE_SHOT_DIR=${CONSOLE_SHOT_DIR:-$(cd "$here/../.." && pwd)/target/console-screenshots}
 mkdir -p "$CONSOLE_SHOT_DIR"
 head -c $((20 * 1024 * 1024 + 4321)) /dev/urandom >"$WORK/big.bin"
-ENDPOINT=$ENDPOINT WORK=$WORK timeout 600 python3 - <<'PY' || { echo "--- gateway log (last lines)" >&2; tail -n 30 "$GW_LOG" >&2; fail "console in the browser"; }
+ENDPOINT=$ENDPOINT CONSOLE_URL=$CONSOLE_URL WORK=$WORK timeout 600 python3 - <<'PY' || { echo "--- gateway log (last lines)" >&2; tail -n 30 "$GW_LOG" >&2; fail "console in the browser"; }
 import base64, hashlib, os, struct, sys, urllib.error, urllib.parse, urllib.request, zlib
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from playwright.sync_api import sync_playwright, expect
 
-endpoint = os.environ["ENDPOINT"].rstrip("/")
+api_endpoint = os.environ["ENDPOINT"].rstrip("/")
+# The console's own origin (scheme://host:port), apart from the S3 API's.
+endpoint = os.environ["CONSOLE_URL"].rstrip("/").removesuffix("/console")
 work = os.environ["WORK"]
 access, secret = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
 T = 30_000  # every browser wait, in ms
@@ -27,7 +29,7 @@ SHOTS = os.environ["CONSOLE_SHOT_DIR"]
 def shot(page, name):
     page.screenshot(path=os.path.join(SHOTS, name), full_page=True)
 BUCKET = "gallery"
-s3 = boto3.client("s3", endpoint_url=endpoint,
+s3 = boto3.client("s3", endpoint_url=api_endpoint,
                   config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
 http = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never a proxy
 
@@ -192,6 +194,7 @@ with sync_playwright() as p:
         url = page.input_value("#share-url")
         u = urllib.parse.urlparse(url)
         check(u.scheme == "http" and u.hostname == "127.0.0.1", f"share URL is not an absolute gateway URL: {url!r}")
+        check(f"{u.scheme}://{u.netloc}" == api_endpoint, f"share URL is not on the S3 API's origin {api_endpoint}: {url!r}")
         q = urllib.parse.parse_qs(u.query)
         check(q.get("X-Amz-Expires") == ["3600"], f"share URL ignores the chosen expiry (3600): {url}")
         status, body = fetch(url)

@@ -7,13 +7,15 @@ WORK=$(mktemp -d /tmp/s3seal-compat.XXXX)
 GW_LOG=$WORK/gateway.log
 
 start_gateway() {
-  (cd "$WORK" && exec "$S3SEAL_BIN" serve --listen 127.0.0.1:0 >"$WORK/banner" 2>"$GW_LOG") &
+  (cd "$WORK" && exec "$S3SEAL_BIN" serve --listen 127.0.0.1:0 --console-listen 127.0.0.1:0 >"$WORK/banner" 2>"$GW_LOG") &
   GW_PID=$!
   for _ in $(seq 100); do
     grep -q "secret key:" "$WORK/banner" 2>/dev/null && break
     sleep 0.1
   done
   ENDPOINT=$(head -1 "$WORK/banner" | awk '{print $NF}')
+  # The console has its own listener (another origin); the banner prints its URL.
+  CONSOLE_URL=$(awk '/web console:/ {print $3}' "$WORK/banner")
   export AWS_ACCESS_KEY_ID=$(awk '/access key:/ {print $3}' "$WORK/banner")
   export AWS_SECRET_ACCESS_KEY=$(awk '/secret key:/ {print $3}' "$WORK/banner")
   export AWS_DEFAULT_REGION=us-east-1

@@ -33,6 +33,8 @@ pub struct TestGateway {
     pub upstream: Client,
     pub endpoint: String,
     pub addr: SocketAddr,
+    /// The web console's own listener (another origin than `addr`), if served.
+    pub console_addr: Option<SocketAddr>,
     pub kind: Upstream,
     pub config: Config,
     /// Where `upstream` points, kept so a restarted gateway can reuse it.
@@ -55,6 +57,7 @@ impl TestGateway {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = Config::default();
         cfg.server.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.server.console_listen = "127.0.0.1:0".parse().unwrap();
         cfg.server.state_dir = dir.path().join("state");
         cfg.keys = s3seal::config::KeysConfig::File {
             path: dir.path().join("state/keys.toml"),
@@ -149,6 +152,7 @@ impl TestGateway {
             .await
             .expect("gateway binds");
         let addr = running.addr;
+        let console_addr = running.console_addr;
         let task = tokio::spawn(running.serve);
         let endpoint = format!("http://{addr}");
         TestGateway {
@@ -156,6 +160,7 @@ impl TestGateway {
             upstream: client(upstream_endpoint, "testing", "testing"),
             endpoint,
             addr,
+            console_addr,
             kind,
             config: cfg,
             upstream_endpoint: upstream_endpoint.to_owned(),
@@ -189,6 +194,7 @@ impl TestGateway {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         let mut cfg = self.config.clone();
         cfg.server.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.server.console_listen = "127.0.0.1:0".parse().unwrap();
         Self::start_config(self.kind, cfg, dir, &self.upstream_endpoint.clone()).await
     }
 

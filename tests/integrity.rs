@@ -159,21 +159,20 @@ async fn empty_object_forgery_is_refused() {
         assert_eq!(raw.len(), 32);
         let mut flipped = raw.clone();
         flipped[31] ^= 0x80;
-        put_raw(&gw, &b, "flipped", flipped, meta.clone()).await;
         let random: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
-        put_raw(&gw, &b, "random", random, meta.clone()).await;
-        // Non-empty plaintext in place of the empty segment (another object's segment)
-        // does not fit the size either; the empty object's own segment under another key
-        // does not open (the DEK is per object).
-        for k in ["flipped", "random"] {
+        // Stored in place of the object (same key, same metadata): the wrapped DEK opens,
+        // so only the segment's own authentication can refuse it.
+        for (k, forged) in [("flipped", flipped), ("random", random)] {
+            put_raw(&gw, &b, "empty", forged, meta.clone()).await;
             let before = decrypt_failures(&gw).await;
-            let seen = get(&gw, &b, k, None).await;
+            let seen = get(&gw, &b, "empty", None).await;
             assert!(
                 matches!(seen, Seen::Status(s) if s >= 400),
                 "{kind:?} {k}: {seen:?}"
             );
             assert_eq!(decrypt_failures(&gw).await, before + 1.0, "{kind:?} {k}");
         }
+        put_raw(&gw, &b, "empty", raw, meta).await;
         // The genuine empty object still reads.
         assert_eq!(gw.get(&b, "empty").await, b"");
     }

@@ -216,7 +216,7 @@ fn objects() -> Vec<Obj> {
     let mut forged_empty = empty.clone();
     forged_empty[31] ^= 0x01;
     let mut shifted = single.clone();
-    shifted.copy_within(0..2 * full, full); // segments 1, 2 := segments 0, 1
+    shifted.copy_within(0..full, full); // segment 1 := segment 0
     let mut relabelled = base("", single.clone(), None);
     relabelled.meta.insert("s3seal-v".into(), "1".into());
     relabelled.description =
@@ -279,7 +279,7 @@ fn objects() -> Vec<Obj> {
         Obj {
             range: Some((1024, 1500)),
             ..base(
-                "refused: shifted range — stored segments 1, 2 replaced by segments 0, 1 (a valid chain), ranged read of plaintext 1024-1500",
+                "refused: shifted range — stored segment 1 replaced by segment 0, ranged read of plaintext 1024-1500",
                 shifted,
                 None,
             )

@@ -205,7 +205,7 @@ mod tests {
         ];
         assert!(parse(Some(&meta(&good))).unwrap().is_some());
         for (k, v) in [
-            (VERSION, "2"),
+            (VERSION, "3"),
             (SEGMENT, "0"),
             (SEGMENT, "99999999999"),
             (SEGMENT, "-1"),

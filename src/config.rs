@@ -256,6 +256,11 @@ pub struct EncryptionConfig {
     pub dek_cache_entries: u64,
     #[serde(default = "default_cache_ttl")]
     pub dek_cache_ttl_secs: u64,
+    /// Bind each new object's wrapped DEK to its bucket (format v2, docs/FORMAT.md §3), so
+    /// an object copied into another bucket at the store does not decrypt there. `false` is
+    /// for deployments that mirror buckets under other names with store tools.
+    #[serde(default = "default_true")]
+    pub bind_bucket: bool,
 }
 
 fn default_max_concurrent() -> usize {
@@ -348,6 +353,7 @@ impl Default for EncryptionConfig {
             segment_size: default_segment_size(),
             dek_cache_entries: default_cache_entries(),
             dek_cache_ttl_secs: default_cache_ttl(),
+            bind_bucket: true,
         }
     }
 }

@@ -81,7 +81,8 @@ impl Gateway {
             e.dek_cache_entries,
             Duration::from_secs(e.dek_cache_ttl_secs),
         );
-        let mut seal = Seal::new(up, SealKeys::new(ring)).with_segment(e.segment_size);
+        let keys = SealKeys::new(ring).with_bind_bucket(e.bind_bucket);
+        let mut seal = Seal::new(up, keys).with_segment(e.segment_size);
         seal = seal.with_bucket_policies(crate::seal::bucket_policy::BucketPolicies::new(
             cfg.buckets.clone(),
         ));

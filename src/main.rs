@@ -66,6 +66,10 @@ enum Cmd {
         /// JSON object of the stored object's user metadata (x-amz-meta-* without the prefix).
         #[arg(long)]
         metadata: Option<PathBuf>,
+        /// Write the plaintext to this file (created only when the whole object verified)
+        /// instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Create a key file (0600) holding one fresh key-encryption key, or add a key to one.
     Keygen {
@@ -233,36 +237,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             bucket,
             key,
             metadata,
+            output,
         } => {
             let cfg = load(config.as_deref())?;
             let keys = s3seal::gateway::key_provider(&cfg.keys).await?;
-            let mut out = tokio::io::stdout();
-            match (bucket, metadata) {
-                (Some(b), None) => {
-                    let up = s3seal::upstream::build(&cfg.upstream).await?;
-                    s3seal::tools::decrypt_from_store(&up, keys.as_ref(), &b, &key, &mut out)
-                        .await?
-                }
-                (None, Some(m)) => {
-                    let text = std::fs::read_to_string(&m)
-                        .map_err(|e| anyhow::anyhow!("--metadata {}: {e}", m.display()))?;
-                    let meta: std::collections::HashMap<String, String> =
-                        serde_json::from_str(&text)
-                            .map_err(|e| anyhow::anyhow!("--metadata {}: {e}", m.display()))?;
-                    s3seal::tools::decrypt_stream(
-                        &meta,
+            let (bucket, metadata) = (bucket.as_deref(), metadata.as_deref());
+            match output {
+                None => {
+                    decrypt(
+                        &cfg,
                         keys.as_ref(),
+                        bucket,
                         &key,
-                        tokio::io::stdin(),
-                        &mut out,
+                        metadata,
+                        &mut tokio::io::stdout(),
                     )
-                    .await?
+                    .await
                 }
-                _ => anyhow::bail!(
-                    "give either --bucket (read from the store) or --metadata (stored bytes on stdin)"
-                ),
+                Some(path) => {
+                    s3seal::tools::to_file_atomically(&path, |mut f| async move {
+                        decrypt(&cfg, keys.as_ref(), bucket, &key, metadata, &mut f).await
+                    })
+                    .await
+                }
             }
-            Ok(())
         }
         Cmd::Keygen {
             key_file,
@@ -285,5 +283,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// `s3seal decrypt` into `out`, from the store (`--bucket`) or from stored bytes on stdin
+/// (`--metadata`).
+async fn decrypt(
+    cfg: &s3seal::config::Config,
+    keys: &dyn s3seal::keys::KekProvider,
+    bucket: Option<&str>,
+    key: &str,
+    metadata: Option<&std::path::Path>,
+    out: &mut (impl tokio::io::AsyncWrite + Unpin),
+) -> anyhow::Result<()> {
+    match (bucket, metadata) {
+        (Some(b), None) => {
+            let up = s3seal::upstream::build(&cfg.upstream).await?;
+            s3seal::tools::decrypt_from_store(&up, keys, b, key, out).await
+        }
+        (b, Some(m)) => {
+            let text = std::fs::read_to_string(m)
+                .map_err(|e| anyhow::anyhow!("--metadata {}: {e}", m.display()))?;
+            let meta: std::collections::HashMap<String, String> = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("--metadata {}: {e}", m.display()))?;
+            s3seal::tools::decrypt_stream(&meta, keys, b, key, tokio::io::stdin(), out).await
+        }
+        (None, None) => anyhow::bail!(
+            "give --bucket (read from the store) or --metadata (stored bytes on stdin; add --bucket for objects bound to their bucket)"
+        ),
     }
 }

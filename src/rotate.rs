@@ -4,7 +4,7 @@
 //! ciphertext is copied by the store as is. Safe to interrupt and re-run: objects already
 //! under the target are skipped, and each copy is pinned to the ETag that was read.
 
-use crate::keys::{KekProvider, WrapContext, WrappedDek};
+use crate::keys::{KekProvider, WrappedDek};
 use crate::seal::{internal_request, meta};
 use crate::upstream::Upstream;
 use s3s::dto::*;
@@ -100,9 +100,8 @@ async fn one(
     if head.content_length.unwrap_or(0) > MAX_SINGLE_COPY {
         anyhow::bail!("larger than 5 GiB: a single CopyObject cannot rewrite it");
     }
-    let ctx = WrapContext {
-        object_key: key.to_owned(),
-    };
+    // Rewrapped under the same context (format version, bucket binding) it was wrapped with.
+    let ctx = info.wrap_context(bucket, key);
     let dek = keys
         .unwrap(&WrappedDek::from_metadata(&info.kek, &info.dek_b64)?, &ctx)
         .await?;

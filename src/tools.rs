@@ -4,7 +4,7 @@
 
 use crate::format::size;
 use crate::format::{Expect, StreamOpener};
-use crate::keys::{KekProvider, WrapContext, WrappedDek};
+use crate::keys::{KekProvider, WrappedDek};
 use crate::seal::{internal_request, meta};
 use crate::upstream::Upstream;
 use bytes::Bytes;
@@ -34,7 +34,8 @@ pub async fn inspect(up: &Upstream, bucket: &str, key: &str) -> anyhow::Result<S
             format!("{p} bytes")
         });
     Ok(format!(
-        "{bucket}/{key}\n  format:        s3seal v1\n  key:           {}\n  segment size:  {} bytes\n  stored size:   {stored} bytes\n  plaintext:     {plain}\n  multipart:     {}\n  plaintext MD5: {}\n",
+        "{bucket}/{key}\n  format:        s3seal v{}\n  key:           {}\n  segment size:  {} bytes\n  stored size:   {stored} bytes\n  plaintext:     {plain}\n  multipart:     {}\n  plaintext MD5: {}\n",
+        info.version,
         if info.kek == "sse-c" {
             "customer-provided (SSE-C)".to_owned()
         } else {
@@ -63,26 +64,92 @@ pub async fn decrypt_from_store(
         .await
         .map_err(|e| anyhow::anyhow!("GET {bucket}/{key}: {e}"))?
         .output;
-    let mut opener = opener(resp.metadata.as_ref(), keys, key).await?;
+    let (opener, segment) = opener(resp.metadata.as_ref(), keys, Some(bucket), key).await?;
+    // The store's length tells how many segments there must be, so the one that ends the
+    // object is checked for the final flag before it is written.
+    let stored = resp.content_length.unwrap_or(0).max(0) as u64;
+    let mut opener = opener.expect_segments(size::segments_in(stored, segment));
     let mut body = resp
         .body
         .ok_or_else(|| anyhow::anyhow!("the store returned no body"))?;
-    let mut plain = Vec::new();
+    let mut w = HoldLast::default();
+    let mut read = 0u64;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| anyhow::anyhow!("reading from the store: {e}"))?;
-        opener.push(chunk, &mut plain)?;
-        write_all(out, &mut plain).await?;
+        read += chunk.len() as u64;
+        opener.push(chunk, &mut w.plain)?;
+        w.write(out).await?;
     }
-    opener.finish(&mut plain)?;
-    write_all(out, &mut plain).await?;
-    out.flush().await?;
-    Ok(())
+    if read != stored {
+        anyhow::bail!("the store sent {read} bytes of {stored}: truncated transfer");
+    }
+    opener.finish(&mut w.plain)?;
+    w.finish(out).await
+}
+
+/// Writes verified plaintext but holds back the newest segment until the next one verifies
+/// or the stream's end checks pass, so the plaintext that would complete a truncated object
+/// (a last segment without the final flag) is never written.
+#[derive(Default)]
+struct HoldLast {
+    plain: Vec<Bytes>,
+    held: Option<Bytes>,
+}
+
+impl HoldLast {
+    async fn write(&mut self, out: &mut (impl AsyncWrite + Unpin)) -> std::io::Result<()> {
+        let mut ready: Vec<Bytes> = Vec::new();
+        for b in self.plain.drain(..) {
+            ready.extend(self.held.replace(b));
+        }
+        write_all(out, &mut ready).await
+    }
+
+    /// Only after the opener's `finish` succeeded.
+    async fn finish(mut self, out: &mut (impl AsyncWrite + Unpin)) -> anyhow::Result<()> {
+        self.write(out).await?;
+        let mut last: Vec<Bytes> = self.held.take().into_iter().collect();
+        write_all(out, &mut last).await?;
+        out.flush().await?;
+        Ok(())
+    }
+}
+
+/// Runs `f` with a temporary file next to `path` and renames it to `path` only when `f`
+/// succeeded: a failed decryption leaves no output file, never a partial one.
+pub async fn to_file_atomically<F, Fut>(path: &std::path::Path, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(tokio::fs::File) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("--output {} names no file", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".s3seal-partial");
+    let tmp = path.with_file_name(tmp_name);
+    let file = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
+    match f(file).await {
+        Ok(()) => {
+            tokio::fs::rename(&tmp, path).await?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            Err(e)
+        }
+    }
 }
 
 /// Stored bytes from `input`, metadata given separately (e.g. from a backup of the bucket).
+/// `bucket`: the bucket the object was written to, needed for format-v2 bucket-bound keys.
 pub async fn decrypt_stream(
     metadata: &std::collections::HashMap<String, String>,
     keys: &dyn KekProvider,
+    bucket: Option<&str>,
     key: &str,
     mut input: impl AsyncRead + Unpin,
     out: &mut (impl AsyncWrite + Unpin),
@@ -91,28 +158,27 @@ pub async fn decrypt_stream(
         .iter()
         .map(|(k, v)| (k.trim_start_matches("x-amz-meta-").to_owned(), v.clone()))
         .collect();
-    let mut opener = opener(Some(&m), keys, key).await?;
+    let (mut opener, _) = opener(Some(&m), keys, bucket, key).await?;
     let mut buf = vec![0u8; 256 << 10];
-    let mut plain = Vec::new();
+    let mut w = HoldLast::default();
     loop {
         let n = input.read(&mut buf).await?;
         if n == 0 {
             break;
         }
-        opener.push(Bytes::copy_from_slice(&buf[..n]), &mut plain)?;
-        write_all(out, &mut plain).await?;
+        opener.push(Bytes::copy_from_slice(&buf[..n]), &mut w.plain)?;
+        w.write(out).await?;
     }
-    opener.finish(&mut plain)?;
-    write_all(out, &mut plain).await?;
-    out.flush().await?;
-    Ok(())
+    opener.finish(&mut w.plain)?;
+    w.finish(out).await
 }
 
 async fn opener(
     m: Option<&Metadata>,
     keys: &dyn KekProvider,
+    bucket: Option<&str>,
     key: &str,
-) -> anyhow::Result<StreamOpener> {
+) -> anyhow::Result<(StreamOpener, u32)> {
     let info = meta::parse(m)?
         .ok_or_else(|| anyhow::anyhow!("the object has no s3seal metadata: it is not encrypted"))?;
     if info.kek == "sse-c" {
@@ -120,8 +186,12 @@ async fn opener(
             "the object is encrypted with a customer-provided key (SSE-C); only its owner can decrypt it"
         );
     }
-    let ctx = WrapContext {
-        object_key: key.to_owned(),
+    let ctx = match bucket {
+        Some(b) => info.wrap_context(b, key),
+        None if info.version == 1 || !info.bucket_bound => info.wrap_context("", key),
+        None => anyhow::bail!(
+            "the object's data key is bound to its bucket (format v2): give --bucket with the bucket it was written to"
+        ),
     };
     let dek = keys
         .unwrap(&WrappedDek::from_metadata(&info.kek, &info.dek_b64)?, &ctx)
@@ -131,7 +201,7 @@ async fn opener(
     } else {
         Expect::single(0, true)
     };
-    Ok(StreamOpener::new(&dek, info.segment, expect))
+    Ok((StreamOpener::new(&dek, info.segment, expect), info.segment))
 }
 
 async fn write_all(

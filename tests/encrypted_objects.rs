@@ -37,7 +37,7 @@ async fn assert_sealed_at_rest(gw: &TestGateway, bucket: &str, key: &str, plain:
     }
     assert_eq!(
         meta.get("s3seal-v").map(String::as_str),
-        Some("1"),
+        Some("2"),
         "{key}: {meta:?}"
     );
     assert!(

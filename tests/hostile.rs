@@ -30,7 +30,8 @@ async fn crafted_metadata_in_the_store_is_refused_cleanly() {
         gw.put(&b, "good", &pattern(5000, 1)).await;
         let (raw, good) = gw.raw_get(&b, "good").await;
         let variants: Vec<(&str, &str, String)> = vec![
-            ("version", "s3seal-v", "2".into()),
+            ("version", "s3seal-v", "3".into()),
+            ("bucket-flag", "s3seal-bb", "1".into()),
             ("kek-long", "s3seal-kek", "k".repeat(500)),
             ("kek-unknown", "s3seal-kek", "nope".into()),
             ("dek-base64", "s3seal-dek", "!!!not base64!!!".into()),

@@ -151,7 +151,7 @@ async fn rotate_check_resume_retire_inspect_and_decrypt() {
     let meta_file = dir.join("meta.json");
     std::fs::write(&meta_file, serde_json::to_string(&meta).unwrap()).unwrap();
     let mut child = Command::new(BIN)
-        .args(["decrypt", "--key", "a/single", "--metadata"])
+        .args(["decrypt", "--bucket", &b, "--key", "a/single", "--metadata"])
         .arg(&meta_file)
         .arg("--config")
         .arg(&cfg)
@@ -167,7 +167,7 @@ async fn rotate_check_resume_retire_inspect_and_decrypt() {
     let mut bad = raw.clone();
     bad[70_000] ^= 1;
     let mut child = Command::new(BIN)
-        .args(["decrypt", "--key", "a/single", "--metadata"])
+        .args(["decrypt", "--bucket", &b, "--key", "a/single", "--metadata"])
         .arg(&meta_file)
         .arg("--config")
         .arg(&cfg)

@@ -25,6 +25,12 @@ pub fn stored_len(plain: u64, segment: u32) -> u64 {
     plain + SEGMENT_OVERHEAD * segment_count(plain, segment)
 }
 
+/// Segments held by `stored` bytes of whole segments (the last possibly short): what a read
+/// of that many stored bytes must contain.
+pub fn segments_in(stored: u64, segment: u32) -> u64 {
+    stored.div_ceil(u64::from(segment) + SEGMENT_OVERHEAD)
+}
+
 /// Plaintext size of a stored object, or `None` if no sealed object has that size.
 pub fn plain_len(stored: u64, segment: u32) -> Option<u64> {
     if stored < SEGMENT_OVERHEAD || segment == 0 {

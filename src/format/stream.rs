@@ -136,6 +136,10 @@ pub struct StreamOpener {
     prev: Option<SegmentHeader>,
     segments: u64,
     parts: u32,
+    /// How many segments this read must contain, when the caller knows (from the stored
+    /// length it asked for): lets the segment that ends the read be checked for the final
+    /// flag *before* its plaintext is released, and extra segments be refused.
+    count: Option<u64>,
 }
 
 impl StreamOpener {
@@ -149,7 +153,17 @@ impl StreamOpener {
             prev: None,
             segments: 0,
             parts: 0,
+            count: None,
         }
+    }
+
+    /// Declares that the stored bytes of this read hold exactly `n` segments (the caller
+    /// planned the read from the stored length). Then a read that reaches the object's end
+    /// refuses a last segment without the final flag before releasing it, a single-PUT read
+    /// refuses a final segment anywhere else, and a segment beyond the `n`-th is refused.
+    pub fn expect_segments(mut self, n: u64) -> Self {
+        self.count = Some(n);
+        self
     }
 
     /// Accepts stored bytes; appends the plaintext of every complete, verified segment.
@@ -175,6 +189,9 @@ impl StreamOpener {
         let Some(prev) = self.prev else {
             return Err(OpenError::Truncated);
         };
+        if self.count.is_some_and(|n| self.segments != n) {
+            return Err(OpenError::Truncated);
+        }
         if self.expect.reaches_end() && !prev.last {
             return Err(OpenError::Truncated);
         }
@@ -197,6 +214,7 @@ impl StreamOpener {
         let n = self.segments;
         let h = SegmentHeader::decode(&seg).ok_or(OpenError::Truncated)?;
         self.check_place(&h)?;
+        self.check_count(&h)?;
         let key = match self.key.take() {
             Some(k) if k.part == h.part && k.salt == h.salt => k,
             _ => {
@@ -215,6 +233,29 @@ impl StreamOpener {
         self.prev = Some(h);
         self.segments += 1;
         Ok(plain)
+    }
+
+    /// With a known segment count: the read's last segment must be final when the read
+    /// reaches the object's end; a single stream has no final segment before that; nothing
+    /// follows the last one. Checked on the header, i.e. before any plaintext is released
+    /// (the header is authenticated right after, by the same segment's tag).
+    fn check_count(&self, h: &SegmentHeader) -> Result<(), OpenError> {
+        let Some(count) = self.count else {
+            return Ok(());
+        };
+        let n = self.segments;
+        if n >= count {
+            return Err(OpenError::AfterFinal);
+        }
+        let is_last = n + 1 == count;
+        if is_last && self.expect.reaches_end() && !h.last {
+            return Err(OpenError::Truncated);
+        }
+        let single = matches!(self.expect, Expect::Single { .. });
+        if single && h.last && !(is_last && self.expect.reaches_end()) {
+            return Err(OpenError::OutOfOrder(n));
+        }
+        Ok(())
     }
 
     /// The chain rule: within a stream indexes follow each other until the final segment;
@@ -383,5 +424,41 @@ mod tests {
         let single = seal(&dek, 0, seg, &[0u8; 10], 100);
         assert!(open(&dek, seg, &single, Expect::multipart(true, true, None), 64).is_err());
         assert!(open(&dek, seg, &p1, Expect::single(0, true), 64).is_err());
+    }
+
+    /// With the segment count known, the segment that ends a full read is refused before
+    /// its plaintext is released when it lacks the final flag (old code released it and
+    /// noticed only in `finish`).
+    #[test]
+    fn known_count_refuses_a_non_final_last_segment_before_release() {
+        let dek = Dek::generate();
+        let seg = 1024usize;
+        let full = seg + 32;
+        let stored = seal(&dek, 0, seg as u32, &vec![5u8; 4 * seg], 4096);
+        let cut = &stored[..2 * full];
+        let mut o = StreamOpener::new(&dek, seg as u32, Expect::single(0, true)).expect_segments(2);
+        let mut out = Vec::new();
+        assert_eq!(
+            o.push(Bytes::copy_from_slice(cut), &mut out),
+            Err(OpenError::Truncated)
+        );
+        assert_eq!(out.len(), 1, "only the first segment was released");
+        // A final segment where the read is not at its end (range planned on a longer size).
+        let short = seal(&dek, 0, seg as u32, &vec![5u8; 2 * seg], 4096);
+        let mut o =
+            StreamOpener::new(&dek, seg as u32, Expect::single(0, false)).expect_segments(2);
+        let mut out = Vec::new();
+        assert!(o.push(Bytes::copy_from_slice(&short), &mut out).is_err());
+        // Extra segments after the counted ones.
+        let mut o = StreamOpener::new(&dek, seg as u32, Expect::single(0, true)).expect_segments(3);
+        let mut out = Vec::new();
+        let r = o.push(Bytes::copy_from_slice(&stored), &mut out);
+        assert!(r.is_err());
+        // The right count reads the whole object.
+        let mut o = StreamOpener::new(&dek, seg as u32, Expect::single(0, true)).expect_segments(4);
+        let mut out = Vec::new();
+        o.push(Bytes::copy_from_slice(&stored), &mut out).unwrap();
+        o.finish(&mut out).unwrap();
+        assert_eq!(out.concat().len(), 4 * seg);
     }
 }

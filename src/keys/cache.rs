@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-type Key = (String, Vec<u8>, String);
+/// The whole wrap context is part of the key: a DEK cached for one bucket must not answer
+/// for the same blob copied into another (v2 bucket binding).
+type Key = (String, Vec<u8>, WrapContext);
 
 pub struct DekCache {
     cache: Option<Cache<Key, Arc<Dek>>>,
@@ -64,5 +66,5 @@ impl DekCache {
 }
 
 fn key(w: &WrappedDek, ctx: &WrapContext) -> Key {
-    (w.kek_id.clone(), w.blob.clone(), ctx.object_key.clone())
+    (w.kek_id.clone(), w.blob.clone(), ctx.clone())
 }

@@ -47,13 +47,23 @@ impl KmsKeks {
         })
     }
 
+    /// KMS encryption context: the same bindings as the local wrap AAD. v2 adds the bucket
+    /// binding flag and (when bound) the bucket.
     fn context(id: &str, ctx: &WrapContext) -> std::collections::HashMap<String, String> {
-        [
+        let mut c: std::collections::HashMap<String, String> = [
             ("s3seal-v".to_owned(), "1".to_owned()),
             ("s3seal-kek".to_owned(), id.to_owned()),
             ("s3seal-object-key".to_owned(), ctx.object_key.clone()),
         ]
-        .into()
+        .into();
+        if let super::Scope::V2 { bucket } = &ctx.scope {
+            c.insert("s3seal-v".to_owned(), "2".to_owned());
+            c.insert(
+                "s3seal-bucket".to_owned(),
+                bucket.clone().unwrap_or_else(|| "*".to_owned()),
+            );
+        }
+        c
     }
 }
 

@@ -16,7 +16,7 @@ pub use env::from_env;
 pub use file::{add_key, generate_key_file, load_key_file};
 pub use kek::{KEK_LEN, Kek};
 pub use local::LocalKeks;
-pub use wrap::{BLOB_LEN, WrapContext, WrappedDek, unwrap, wrap, wrap_with_nonce};
+pub use wrap::{BLOB_LEN, Scope, WrapContext, WrappedDek, unwrap, wrap, wrap_with_nonce};
 
 use crate::format::Dek;
 use std::sync::Arc;

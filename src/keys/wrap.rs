@@ -14,15 +14,52 @@ use rand::RngCore;
 use zeroize::Zeroizing;
 
 const AAD_PREFIX: &[u8] = b"s3seal-v1 dek";
+const AAD_V2: &[u8] = b"s3seal-v2 dek";
 const NONCE_LEN: usize = 12;
 /// nonce || encrypted DEK || tag.
 pub const BLOB_LEN: usize = NONCE_LEN + DEK_LEN + 16;
 
 /// What a wrapped DEK is bound to besides its KEK: the object key, so a wrapped key copied
-/// onto another object does not open.
+/// onto another object does not open, and in format v2 the bucket (unless the deployment
+/// chose mirrored buckets), so an object copied into another bucket at the store does not
+/// open there either.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WrapContext {
     pub object_key: String,
+    /// Which AAD: format v1 (object key only) or v2 (flags, bucket, object key).
+    pub scope: Scope,
+}
+
+/// The wrap AAD's format version and, in v2, whether and to which bucket it is bound.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum Scope {
+    /// Objects written in format v1: bound to the object key only.
+    #[default]
+    V1,
+    /// Format v2: `Some(bucket)` binds the bucket; `None` is the explicit mirrored-bucket
+    /// choice (`encryption.bind_bucket = false`), recorded as a flag inside the AAD so it
+    /// cannot be flipped by editing metadata.
+    V2 { bucket: Option<String> },
+}
+
+impl WrapContext {
+    /// A format-v1 context (object key only).
+    pub fn v1(object_key: &str) -> Self {
+        WrapContext {
+            object_key: object_key.to_owned(),
+            scope: Scope::V1,
+        }
+    }
+
+    /// A format-v2 context; `bucket` is `None` when the bucket is deliberately not bound.
+    pub fn v2(bucket: Option<&str>, object_key: &str) -> Self {
+        WrapContext {
+            object_key: object_key.to_owned(),
+            scope: Scope::V2 {
+                bucket: bucket.map(str::to_owned),
+            },
+        }
+    }
 }
 
 /// A DEK wrapped under KEK `kek_id`. `blob` is opaque to everything but its provider.
@@ -55,12 +92,25 @@ impl WrappedDek {
     }
 }
 
-/// AAD = "s3seal-v1 dek" || u16 BE len(kek id) || kek id || u32 BE len(object key) || object key.
+/// v1: AAD = "s3seal-v1 dek" || u16 len(kek id) || kek id || u32 len(object key) || object key.
+/// v2: AAD = "s3seal-v2 dek" || flags (u8: 1 = bucket bound, 0 = not) || u16 len(kek id) ||
+///     kek id || u32 len(bucket) || bucket ("" when not bound) || u32 len(object key) || key.
 fn aad(kek_id: &str, ctx: &WrapContext) -> Vec<u8> {
-    let mut a = Vec::with_capacity(AAD_PREFIX.len() + 6 + kek_id.len() + ctx.object_key.len());
-    a.extend_from_slice(AAD_PREFIX);
+    let mut a = Vec::with_capacity(AAD_V2.len() + 11 + kek_id.len() + ctx.object_key.len() + 64);
+    match &ctx.scope {
+        Scope::V1 => a.extend_from_slice(AAD_PREFIX),
+        Scope::V2 { bucket } => {
+            a.extend_from_slice(AAD_V2);
+            a.push(u8::from(bucket.is_some()));
+        }
+    }
     a.extend_from_slice(&(kek_id.len() as u16).to_be_bytes());
     a.extend_from_slice(kek_id.as_bytes());
+    if let Scope::V2 { bucket } = &ctx.scope {
+        let b = bucket.as_deref().unwrap_or("");
+        a.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        a.extend_from_slice(b.as_bytes());
+    }
     a.extend_from_slice(&(ctx.object_key.len() as u32).to_be_bytes());
     a.extend_from_slice(ctx.object_key.as_bytes());
     a

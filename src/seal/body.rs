@@ -255,10 +255,17 @@ impl ByteStream for SealingStream {
 
 /// Stored bytes in, verified plaintext out. Skips and truncates to the requested range;
 /// any authentication failure ends the stream with an error, which aborts the response.
+///
+/// The plaintext that completes the response (its last bytes) is held back until the store's
+/// answer has ended and the opener's end checks passed: the client's Content-Length is only
+/// ever reached by a read that is verified in full, so every failure (truncation, data
+/// after the end, a store answer that ends early) is a cut transfer, never a clean short body.
 pub struct OpeningStream {
     input: Option<StreamingBlob>,
     opener: Option<StreamOpener>,
     out: VecDeque<Bytes>,
+    /// The last plaintext of the response, released only after the end checks.
+    tail: Option<Bytes>,
     skip: u64,
     remaining: u64,
     on_tamper: Option<OnTamper>,
@@ -279,6 +286,7 @@ impl OpeningStream {
             input: Some(input),
             opener: Some(opener),
             out: VecDeque::new(),
+            tail: None,
             skip,
             remaining: deliver,
             on_tamper: Some(on_tamper),
@@ -297,7 +305,11 @@ impl OpeningStream {
             }
             if !b.is_empty() {
                 self.remaining -= b.len() as u64;
-                self.out.push_back(b);
+                if self.remaining == 0 {
+                    self.tail = Some(b);
+                } else {
+                    self.out.push_back(b);
+                }
             }
         }
     }
@@ -309,6 +321,7 @@ impl OpeningStream {
         self.input = None;
         self.opener = None;
         self.out.clear();
+        self.tail = None;
         Poll::Ready(Some(Err(msg.into())))
     }
 }
@@ -352,6 +365,7 @@ impl Stream for OpeningStream {
                     if this.remaining != 0 {
                         return this.fail("sealed object is shorter than its size".into());
                     }
+                    this.out.extend(this.tail.take());
                 }
             }
         }
@@ -361,7 +375,9 @@ impl Stream for OpeningStream {
 impl ByteStream for OpeningStream {
     fn remaining_length(&self) -> RemainingLength {
         RemainingLength::new_exact(
-            self.remaining as usize + self.out.iter().map(Bytes::len).sum::<usize>(),
+            self.remaining as usize
+                + self.out.iter().map(Bytes::len).sum::<usize>()
+                + self.tail.as_ref().map_or(0, Bytes::len),
         )
     }
 }

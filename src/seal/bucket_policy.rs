@@ -3,7 +3,14 @@
 //! leading bytes, before anything is sent to the store.
 
 use crate::config::{BucketMode, BucketPolicyConfig};
-use s3s::{S3Error, s3_error};
+use bytes::Bytes;
+use futures::Stream;
+use s3s::dto::StreamingBlob;
+use s3s::stream::{ByteStream, RemainingLength};
+use s3s::{S3Error, StdError, s3_error};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 /// Bytes of the body needed to recognise every signature below.
 pub const SNIFF_LEN: usize = 16;
@@ -75,6 +82,11 @@ impl Effective<'_> {
         }
     }
 
+    /// The largest object this location accepts, if limited.
+    pub fn max_size(&self) -> Option<u64> {
+        self.rule.and_then(|r| r.max_object_size)
+    }
+
     /// Whether the leading bytes must be checked against the declared type.
     pub fn sniffs(&self) -> bool {
         self.rule
@@ -96,6 +108,127 @@ impl Effective<'_> {
             _ => Ok(()),
         }
     }
+}
+
+/// Why a counted body was cut off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LengthFailure {
+    /// More bytes than the location's limit.
+    TooLarge { max: u64 },
+    /// More bytes than the declared length.
+    TooLong,
+    /// The body ended before the declared length.
+    TooShort,
+    /// The client's body failed to read.
+    Client,
+}
+
+impl LengthFailure {
+    pub fn to_s3(self, bucket: &str, declared: u64) -> S3Error {
+        match self {
+            LengthFailure::TooLarge { max } => too_large(bucket, max),
+            LengthFailure::TooLong => s3_error!(
+                InvalidRequest,
+                "the request body is longer than its declared length ({declared} bytes)"
+            ),
+            LengthFailure::TooShort => s3_error!(
+                IncompleteBody,
+                "the request body is shorter than its declared length ({declared} bytes)"
+            ),
+            LengthFailure::Client => {
+                s3_error!(IncompleteBody, "the request body could not be read")
+            }
+        }
+    }
+}
+
+/// Where a [`Counted`] body records why it failed.
+pub type LengthOutcome = Arc<Mutex<Option<LengthFailure>>>;
+
+/// Passes a body through unchanged while counting it, and fails it — so the store sees a
+/// broken upload and keeps nothing — as soon as it exceeds the limit or the declared length,
+/// or when it ends short of the declared length. Limits apply to the bytes actually stored,
+/// not to what the headers claim (a plain body sent with `x-amz-decoded-content-length`).
+pub fn counted(
+    body: Option<StreamingBlob>,
+    declared: u64,
+    max: Option<u64>,
+) -> (StreamingBlob, LengthOutcome) {
+    let outcome = LengthOutcome::default();
+    let c = Counted {
+        inner: body,
+        seen: 0,
+        declared,
+        max,
+        done: false,
+        outcome: outcome.clone(),
+    };
+    (StreamingBlob::new(c), outcome)
+}
+
+struct Counted {
+    inner: Option<StreamingBlob>,
+    seen: u64,
+    declared: u64,
+    max: Option<u64>,
+    done: bool,
+    outcome: LengthOutcome,
+}
+
+impl Counted {
+    fn fail(&mut self, f: LengthFailure) -> Poll<Option<Result<Bytes, StdError>>> {
+        self.done = true;
+        self.inner = None;
+        if let Ok(mut o) = self.outcome.lock() {
+            o.get_or_insert(f);
+        }
+        Poll::Ready(Some(Err(format!("upload refused: {f:?}").into())))
+    }
+}
+
+impl Stream for Counted {
+    type Item = Result<Bytes, StdError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let next = match self.inner.as_mut() {
+            Some(b) => std::task::ready!(Pin::new(b).poll_next(cx)),
+            None => None,
+        };
+        match next {
+            Some(Ok(chunk)) => {
+                self.seen += chunk.len() as u64;
+                if let Some(max) = self.max
+                    && self.seen > max
+                {
+                    return self.fail(LengthFailure::TooLarge { max });
+                }
+                if self.seen > self.declared {
+                    return self.fail(LengthFailure::TooLong);
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Some(Err(_)) => self.fail(LengthFailure::Client),
+            None if self.seen != self.declared => self.fail(LengthFailure::TooShort),
+            None => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+impl ByteStream for Counted {
+    fn remaining_length(&self) -> RemainingLength {
+        RemainingLength::new_exact(self.declared.saturating_sub(self.seen) as usize)
+    }
+}
+
+/// Takes the failure a [`counted`] body recorded, if any.
+pub fn take_failure(o: &LengthOutcome) -> Option<LengthFailure> {
+    o.lock().ok().and_then(|mut g| g.take())
 }
 
 fn too_large(bucket: &str, max: u64) -> S3Error {

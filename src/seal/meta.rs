@@ -13,6 +13,12 @@ pub const SEGMENT: &str = "s3seal-seg";
 pub const MULTIPART: &str = "s3seal-mp";
 /// Plaintext MD5 (hex), recorded when it is known before the body is sent (Content-MD5).
 pub const MD5: &str = "s3seal-md5";
+/// Format v2 only: "0" when the wrapped DEK is deliberately not bound to the bucket
+/// (`encryption.bind_bucket = false`); absent means bound. The choice is also a flag inside
+/// the wrap AAD, so editing this key only makes the DEK fail to unwrap.
+pub const BUCKET_BOUND: &str = "s3seal-bb";
+/// The format version new objects are written in.
+pub const CURRENT_VERSION: &str = "2";
 
 const PREFIX: &str = "s3seal-";
 
@@ -24,6 +30,32 @@ pub struct SealInfo {
     pub segment: u32,
     pub md5: Option<String>,
     pub multipart: bool,
+    /// 1 or 2 (what the wrap AAD looks like).
+    pub version: u8,
+    /// v2: whether the wrapped DEK is bound to the bucket.
+    pub bucket_bound: bool,
+}
+
+impl SealInfo {
+    /// The context the object's DEK was wrapped with, for an object stored at `bucket/key`.
+    pub fn wrap_context(&self, bucket: &str, key: &str) -> crate::keys::WrapContext {
+        match self.version {
+            1 => crate::keys::WrapContext::v1(key),
+            _ => crate::keys::WrapContext::v2(self.bucket_bound.then_some(bucket), key),
+        }
+    }
+}
+
+/// Writes the sealed-object keys of a freshly wrapped DEK in the current format version.
+pub fn insert_wrap(m: &mut Metadata, wrapped: (String, String), bucket_bound: bool) {
+    m.insert(VERSION.into(), CURRENT_VERSION.into());
+    m.insert(KEK.into(), wrapped.0);
+    m.insert(DEK.into(), wrapped.1);
+    if bucket_bound {
+        m.remove(BUCKET_BOUND);
+    } else {
+        m.insert(BUCKET_BOUND.into(), "0".into());
+    }
 }
 
 /// Why metadata that claims to be s3seal's cannot be used.
@@ -41,9 +73,16 @@ pub fn parse(meta: Option<&Metadata>) -> Result<Option<SealInfo>, BadMeta> {
         }
         return Ok(None);
     };
-    if v != "1" {
-        return Err(BadMeta("unsupported format version"));
-    }
+    let version: u8 = match v {
+        "1" => 1,
+        "2" => 2,
+        _ => return Err(BadMeta("unsupported format version")),
+    };
+    let bucket_bound = match (version, get(BUCKET_BOUND)) {
+        (1, None) | (2, None) => version == 2,
+        (2, Some("0")) => false,
+        _ => return Err(BadMeta("bucket binding flag is not \"0\" on a v2 object")),
+    };
     let kek = get(KEK).ok_or(BadMeta("missing KEK id"))?;
     let dek = get(DEK).ok_or(BadMeta("missing wrapped key"))?;
     let seg = get(SEGMENT).ok_or(BadMeta("missing segment size"))?;
@@ -72,6 +111,8 @@ pub fn parse(meta: Option<&Metadata>) -> Result<Option<SealInfo>, BadMeta> {
         Some(_) => return Err(BadMeta("multipart flag is not \"1\"")),
     };
     Ok(Some(SealInfo {
+        version,
+        bucket_bound,
         multipart,
         kek: kek.to_owned(),
         dek_b64: dek.to_owned(),
@@ -164,7 +205,7 @@ mod tests {
         ];
         assert!(parse(Some(&meta(&good))).unwrap().is_some());
         for (k, v) in [
-            (VERSION, "2"),
+            (VERSION, "3"),
             (SEGMENT, "0"),
             (SEGMENT, "99999999999"),
             (SEGMENT, "-1"),

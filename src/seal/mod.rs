@@ -227,7 +227,17 @@ impl S3 for Seal {
         {
             meta::reject_reserved(req.input.metadata.as_ref())?;
             meta::stamp_owner(&mut req.input.metadata, req.credentials.as_ref());
-            return self.up.put_object(req).await;
+            // The limit and the declared length hold for the bytes actually stored.
+            let bucket = req.input.bucket.clone();
+            let (body, outcome) =
+                bucket_policy::counted(req.input.body.take(), length, policy.max_size());
+            req.input.body = Some(body);
+            req.input.content_length = Some(length as i64);
+            let r = self.up.put_object(req).await;
+            if let Some(f) = bucket_policy::take_failure(&outcome) {
+                return Err(f.to_s3(&bucket, length));
+            }
+            return r;
         }
         self.put_object_sealed(req).await
     }
@@ -278,7 +288,7 @@ impl S3 for Seal {
 
     async fn upload_part(
         &self,
-        req: S3Request<UploadPartInput>,
+        mut req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let i = &req.input;
         let policy = self.buckets.lookup(&i.bucket, &i.key);
@@ -287,7 +297,16 @@ impl S3 for Seal {
         if policy.mode == crate::config::BucketMode::Passthrough
             && !upload_id::is_ours(&i.upload_id)
         {
-            return self.up.upload_part(req).await;
+            let bucket = i.bucket.clone();
+            let (body, outcome) =
+                bucket_policy::counted(req.input.body.take(), length, policy.max_size());
+            req.input.body = Some(body);
+            req.input.content_length = Some(length as i64);
+            let r = self.up.upload_part(req).await;
+            if let Some(f) = bucket_policy::take_failure(&outcome) {
+                return Err(f.to_s3(&bucket, length));
+            }
+            return r;
         }
         self.upload_part_sealed(req).await
     }

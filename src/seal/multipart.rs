@@ -27,11 +27,12 @@ impl Seal {
             &mut i.sse_customer_key,
             &mut i.sse_customer_key_md5,
         )?;
-        let (dek, wrapped) = self.keys.new_dek(&i.key, customer.as_ref()).await?;
+        let (dek, wrapped) = self
+            .keys
+            .new_dek(&i.bucket, &i.key, customer.as_ref())
+            .await?;
         let m = i.metadata.get_or_insert_with(Default::default);
-        m.insert(meta::VERSION.into(), "1".into());
-        m.insert(meta::KEK.into(), wrapped.0.clone());
-        m.insert(meta::DEK.into(), wrapped.1.clone());
+        meta::insert_wrap(m, wrapped.clone(), self.keys.binds_bucket());
         m.insert(meta::SEGMENT.into(), self.segment.to_string());
         m.insert(meta::MULTIPART.into(), "1".into());
         // Part checksums are verified here, on plaintext; the store must not expect any.
@@ -74,7 +75,10 @@ impl Seal {
                 Ok((t.upstream, None))
             }
             Some(t) => {
-                let dek = match self.keys.open(&t.kek, &t.dek_b64, key, customer).await {
+                // The id's wrapped DEK is the one CreateMultipartUpload wrote (format v2,
+                // bound to the bucket unless this deployment binds none).
+                let ctx = self.keys.new_context(bucket, key);
+                let dek = match self.keys.open(&t.kek, &t.dek_b64, &ctx, customer).await {
                     Ok(d) => d,
                     // Key problems of a customer-key upload are the client's to fix.
                     Err(e) if t.kek == ssec::SSEC_ID || customer.is_some() => return Err(e),
@@ -374,6 +378,11 @@ impl Seal {
                 _ => e,
             })?
             .output;
+        // The destination's size limit holds for copied parts as for uploaded ones.
+        let len = src.content_length.unwrap_or(0).max(0) as u64;
+        self.buckets
+            .lookup(&i.bucket, &i.key)
+            .check_size(&i.bucket, len)?;
         let part_in = UploadPartInput {
             bucket: i.bucket.clone(),
             key: i.key.clone(),

@@ -51,7 +51,10 @@ impl Seal {
             &mut input.sse_customer_key,
             &mut input.sse_customer_key_md5,
         )?;
-        let (dek, wrapped) = self.keys.new_dek(&input.key, customer.as_ref()).await?;
+        let (dek, wrapped) = self
+            .keys
+            .new_dek(&input.bucket, &input.key, customer.as_ref())
+            .await?;
         let seg = self.segment;
 
         let mut expect = Expectations {
@@ -65,9 +68,7 @@ impl Seal {
         expect.trailers = req.trailing_headers.take();
 
         let m = input.metadata.get_or_insert_with(Default::default);
-        m.insert(meta::VERSION.into(), "1".into());
-        m.insert(meta::KEK.into(), wrapped.0);
-        m.insert(meta::DEK.into(), wrapped.1);
+        meta::insert_wrap(m, wrapped, self.keys.binds_bucket());
         m.insert(meta::SEGMENT.into(), seg.to_string());
         if let Some(md5) = expect.md5 {
             m.insert(meta::MD5.into(), hex::encode(md5));
@@ -145,9 +146,19 @@ impl Seal {
                 ),
                 _ => (expect_for(&info, &up_etag, 0, true), None),
             };
-            let opener = self.opener(&info, &key, expect, customer.as_ref()).await?;
-            let body = out.body.take().unwrap_or_else(empty_blob);
-            out.body = Some(self.opening(body, opener, 0, plain, &bucket, &key));
+            let opener = self
+                .opener(&info, &bucket, &key, expect, customer.as_ref())
+                .await?
+                .expect_segments(size::segments_in(stored, info.segment));
+            let mut body = out.body.take().unwrap_or_else(empty_blob);
+            if plain == 0 {
+                // No body bytes go to the client, so the stream would never be polled: read
+                // and authenticate the empty object's one segment before answering.
+                body = self.verify_empty(body, opener, &bucket, &key).await?;
+            } else {
+                body = self.opening(body, opener, 0, plain, &bucket, &key);
+            }
+            out.body = Some(body);
             finish_get(out, &info, visible, plain, content_range);
             if let Some(c) = &customer {
                 out.sse_customer_algorithm = Some("AES256".into());
@@ -264,7 +275,11 @@ impl Seal {
         let (info, plan) = (at.info, at.plan);
         let reaches_end = plan.stored_last + 1 >= at.stored;
         let expect = expect_for(info, &at.up_etag, plan.first_segment, reaches_end);
-        let opener = self.opener(info, key, expect, at.customer).await?;
+        let covered = size::segments_in(plan.stored_last + 1 - plan.stored_first, info.segment);
+        let opener = self
+            .opener(info, bucket, key, expect, at.customer)
+            .await?
+            .expect_segments(covered);
         let plain = size::plain_len(at.stored, info.segment).ok_or_else(corrupt_size)?;
         let out = &mut resp.output;
         let body = out.body.take().unwrap_or_else(empty_blob);
@@ -317,7 +332,12 @@ impl Seal {
         if info.kek == ssec::SSEC_ID || customer.is_some() {
             // HEAD of a customer-key object proves the key, as S3 does.
             self.keys
-                .open(&info.kek, &info.dek_b64, &key, customer.as_ref())
+                .open(
+                    &info.kek,
+                    &info.dek_b64,
+                    &info.wrap_context(&bucket, &key),
+                    customer.as_ref(),
+                )
                 .await?;
         }
         if let Some(c) = &customer {
@@ -343,15 +363,79 @@ impl Seal {
     pub(super) async fn opener(
         &self,
         info: &meta::SealInfo,
+        bucket: &str,
         key: &str,
         expect: Expect,
         customer: Option<&ssec::CustomerKey>,
     ) -> S3Result<StreamOpener> {
         let dek = self
             .keys
-            .open(&info.kek, &info.dek_b64, key, customer)
+            .open(
+                &info.kek,
+                &info.dek_b64,
+                &info.wrap_context(bucket, key),
+                customer,
+            )
             .await?;
         Ok(StreamOpener::new(&dek, info.segment, expect))
+    }
+
+    /// Reads an empty object's stored bytes (one empty final segment, 32 bytes) and
+    /// authenticates them; on success the client gets an empty body, otherwise an error
+    /// status — a forged or flipped empty segment is never a 200.
+    async fn verify_empty(
+        &self,
+        mut body: StreamingBlob,
+        opener: StreamOpener,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<StreamingBlob> {
+        use futures::StreamExt;
+        let mut opener = opener;
+        let mut plain = Vec::new();
+        let mut read = 0usize;
+        let mut verdict: Result<(), String> = Ok(());
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    verdict = Err(format!("upstream body failed: {e}"));
+                    break;
+                }
+            };
+            read += chunk.len();
+            if read > 2 * size::SEGMENT_OVERHEAD as usize {
+                verdict = Err("the store sent more than an empty object's bytes".into());
+                break;
+            }
+            if let Err(e) = opener.push(chunk, &mut plain) {
+                verdict = Err(format!("sealed object failed verification: {e}"));
+                break;
+            }
+        }
+        if verdict.is_ok() {
+            verdict = opener
+                .finish(&mut plain)
+                .map_err(|e| format!("sealed object failed verification: {e}"));
+        }
+        if verdict.is_ok() && plain.iter().any(|b| !b.is_empty()) {
+            verdict = Err("an empty object's segment holds data".into());
+        }
+        match verdict {
+            Ok(()) => Ok(empty_blob()),
+            Err(why) => {
+                self.count_failure(bucket, key, &why);
+                Err(tampered())
+            }
+        }
+    }
+
+    /// Counts and logs a stored object that failed authentication.
+    fn count_failure(&self, bucket: &str, key: &str, why: &str) {
+        self.stats
+            .decrypt_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::error!(%bucket, %key, reason = why, "refusing GET: stored object failed authentication");
     }
 
     pub(super) fn opening(
@@ -557,6 +641,14 @@ pub(super) fn corrupt_size() -> S3Error {
     s3_error!(
         InvalidObjectState,
         "the stored object's size does not fit its s3seal layout (truncated or not aligned)"
+    )
+}
+
+/// A stored object that failed authentication before anything was sent.
+pub(super) fn tampered() -> S3Error {
+    s3_error!(
+        InvalidObjectState,
+        "the stored object failed authentication (modified, truncated or forged in the store); nothing was served"
     )
 }
 

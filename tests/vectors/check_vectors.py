@@ -1,6 +1,7 @@
-"""An independent implementation of format v1 (docs/FORMAT.md) in Python, checked against
-the known-answer vectors the Rust tests also check. If both agree, the spec is what the
-code does. Needs the `cryptography` package (installed with moto by scripts/setup-test-deps)."""
+"""An independent implementation of formats v1 and v2 (docs/FORMAT.md) in Python, checked
+against the known-answer vectors the Rust tests also check. If both agree, the spec is what
+the code does. objects-v2.json holds whole objects: a conforming reader (FORMAT.md §2 reader
+obligations) must read the positive ones and refuse every `refuse` one. Needs the `cryptography` package (installed with moto by scripts/setup-test-deps)."""
 import base64, glob, json, os, struct, sys
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -33,4 +34,118 @@ blob = nonce + AESGCM(bytes.fromhex(v["kek_hex"])).encrypt(nonce, bytes.fromhex(
 ok = base64.b64encode(blob).decode() == v["blob_b64"]
 failed += not ok
 print(("ok  " if ok else "FAIL"), "wrap.json")
+
+v = json.load(open(os.path.join(here, "wrap-v2.json")))
+kid, okey, bucket = v["kek_id"].encode(), v["object_key"].encode(), v["bucket"].encode()
+for name, flags, b in (("bound", 1, bucket), ("unbound", 0, b"")):
+    aad = (b"s3seal-v2 dek" + bytes([flags]) + struct.pack(">H", len(kid)) + kid
+           + struct.pack(">I", len(b)) + b + struct.pack(">I", len(okey)) + okey)
+    nonce = bytes.fromhex(v["nonce_hex"])
+    blob = nonce + AESGCM(bytes.fromhex(v["kek_hex"])).encrypt(nonce, bytes.fromhex(v["dek_hex"]), aad)
+    ok = base64.b64encode(blob).decode() == v[name + "_blob_b64"]
+    failed += not ok
+    print(("ok  " if ok else "FAIL"), "wrap-v2.json", name)
+
+
+class Refused(Exception):
+    pass
+
+
+def unwrap(o, m):
+    kid = m["s3seal-kek"].encode()
+    okey, bucket = o["key"].encode(), o["bucket"].encode()
+    if m["s3seal-v"] == "1":
+        if "s3seal-bb" in m:
+            raise Refused("s3seal-bb on a v1 object")
+        aad = b"s3seal-v1 dek" + struct.pack(">H", len(kid)) + kid + struct.pack(">I", len(okey)) + okey
+    elif m["s3seal-v"] == "2":
+        bb = m.get("s3seal-bb")
+        if bb not in (None, "0"):
+            raise Refused("bad s3seal-bb")
+        flags, b = (1, bucket) if bb is None else (0, b"")
+        aad = (b"s3seal-v2 dek" + bytes([flags]) + struct.pack(">H", len(kid)) + kid
+               + struct.pack(">I", len(b)) + b + struct.pack(">I", len(okey)) + okey)
+    else:
+        raise Refused("unknown version")
+    kek = bytes.fromhex(o["customer_key_hex"] if m["s3seal-kek"] == "sse-c" else o["kek_hex"])
+    blob = base64.b64decode(m["s3seal-dek"])
+    try:
+        return AESGCM(kek).decrypt(blob[:12], blob[12:], aad)
+    except Exception:
+        raise Refused("DEK does not unwrap")
+
+
+def read(o):
+    m = o["metadata"]
+    dek = unwrap(o, m)
+    S, full = int(m["s3seal-seg"]), int(m["s3seal-seg"]) + 32
+    mp = m.get("s3seal-mp") == "1"
+    stored = bytes.fromhex(o["stored_hex"])
+    T = len(stored)
+    n = -(-T // full)
+    if T < 32 or T - (n - 1) * full < 32:
+        raise Refused("invalid stored size")
+    plain = T - 32 * n
+    if o["range"] is None:
+        first, last, first_seg = 0, plain - 1, 0
+        data = stored
+    else:
+        a, b = o["range"]
+        if a > b or a >= plain:
+            raise Refused("unsatisfiable")
+        first, last = a, min(b, plain - 1)
+        first_seg = first // S
+        data = stored[first_seg * full: min(T, (last // S + 1) * full)]
+    reaches_end = first_seg * full + len(data) >= T
+    count = -(-len(data) // full)          # obligation 1: the segments this read must hold
+    out, prev, streams = [], None, 0
+    for i in range(count):
+        seg = data[i * full:(i + 1) * full]
+        if len(seg) < 32:
+            raise Refused("truncated")
+        part, word = struct.unpack(">II", seg[:8])
+        salt, idx, fin = seg[8:16], word & 0x7FFFFFFF, bool(word >> 31)
+        if prev is None:
+            ok = (part >= 1 and (first_seg != 0 or idx == 0)) if mp else (part == 0 and idx == first_seg)
+        elif not prev[2]:
+            ok = part == prev[0] and salt == prev[3] and idx == prev[1] + 1
+        else:
+            ok = mp and part > prev[0] and idx == 0
+        if not ok:
+            raise Refused("segment out of place")
+        is_last = i == count - 1
+        if is_last and reaches_end and not fin:
+            raise Refused("the read's last segment is not final")
+        if not mp and fin and not (is_last and reaches_end):
+            raise Refused("final segment before the end")
+        if prev is None or part != prev[0] or salt != prev[3]:
+            streams += 1
+        key = HKDF(hashes.SHA256(), 32, b"", b"s3seal v1 stream" + struct.pack(">I", part) + salt).derive(dek)
+        nonce = b"\0" * 4 + struct.pack(">I", word) + b"\0" * 4
+        try:
+            pt = AESGCM(key).decrypt(nonce, seg[16:], b"s3seal1" + seg[:16])
+        except Exception:
+            raise Refused("segment does not authenticate")
+        if not pt and not (idx == 0 and fin):
+            raise Refused("empty segment")
+        out.append(pt)
+        prev = (part, idx, fin, salt)
+    if mp and o["range"] is None and o["etag_parts"] is not None and streams != o["etag_parts"]:
+        raise Refused("part count differs from the store's ETag")
+    pt = b"".join(out)
+    skip = first - first_seg * S
+    return pt[skip: skip + (last - first + 1)] if plain else b""
+
+
+for o in json.load(open(os.path.join(here, "objects-v2.json"))):
+    try:
+        got, why = read(o), None
+    except Refused as e:
+        got, why = None, str(e)
+    if o["refuse"]:
+        ok = got is None
+    else:
+        ok = got is not None and got.hex() == o["plaintext_hex"]
+    failed += not ok
+    print(("ok  " if ok else "FAIL"), "objects-v2:", o["description"], f"({why})" if why else "")
 sys.exit(1 if failed else 0)

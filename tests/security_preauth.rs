@@ -493,3 +493,116 @@ async fn sigv2_is_refused_unless_enabled() {
         String::from_utf8_lossy(&got)
     );
 }
+
+/// The property test of the issue: arbitrary credentials, in a SigV4 header, a SigV4
+/// presigned query or a SigV2 header, always get an S3 answer (4xx), never a dropped
+/// connection or a 5xx; the gateway keeps serving.
+/// Lockout is off here so that every case reaches the credential parsing and signature
+/// check (with it on, all but the first few would stop at the throttle).
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config as PtConfig, TestRunner};
+
+    /// Strings over the characters that matter to credential scopes, headers and URLs.
+    fn junk() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just('/'),
+                Just('='),
+                Just(','),
+                Just(' '),
+                Just('%'),
+                Just(':'),
+                Just('é'),
+                Just('☃'),
+                Just('\t'),
+                proptest::char::range('a', 'f'),
+                proptest::char::range('0', '9'),
+            ],
+            0..40,
+        )
+        .prop_map(|v| v.into_iter().collect())
+    }
+
+    /// Percent-encodes everything but unreserved characters.
+    fn enc(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn arbitrary_credentials_get_an_s3_answer() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (gw, b) = rt.block_on(async {
+            let gw = TestGateway::start_with(Upstream::Fs, |c| {
+                c.auth.max_failures = u32::MAX;
+                c.auth.failure_delay_ms = 0;
+            })
+            .await;
+            let b = gw.bucket().await;
+            gw.put(&b, "k", b"secret").await;
+            (gw, b)
+        });
+        let mut runner = TestRunner::new(PtConfig {
+            cases: 150,
+            failure_persistence: None,
+            ..PtConfig::default()
+        });
+        runner
+            .run(
+                &(0..3u8, junk(), junk(), junk()),
+                |(form, cred, signed, sig)| {
+                    let path = format!("/{b}/k");
+                    let (target, headers) = match form {
+                        0 => (
+                            path,
+                            vec![
+                                (
+                                    "authorization".to_owned(),
+                                    format!(
+                                        "AWS4-HMAC-SHA256 Credential={cred}, SignedHeaders={signed}, Signature={sig}"
+                                    ),
+                                ),
+                                ("x-amz-date".to_owned(), "20261129T000000Z".to_owned()),
+                                (
+                                    "x-amz-content-sha256".to_owned(),
+                                    "UNSIGNED-PAYLOAD".to_owned(),
+                                ),
+                            ],
+                        ),
+                        1 => (
+                            format!(
+                                "{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}&X-Amz-Date=20261129T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders={}&X-Amz-Signature={}",
+                                enc(&cred),
+                                enc(&signed),
+                                enc(&sig)
+                            ),
+                            vec![],
+                        ),
+                        _ => (
+                            path,
+                            vec![("authorization".to_owned(), format!("AWS {cred}:{sig}"))],
+                        ),
+                    };
+                    let (status, _, body) =
+                        rt.block_on(raw_request(gw.addr, "GET", &target, &headers, b""));
+                    prop_assert!(
+                        (400..500).contains(&status),
+                        "{target} {headers:?}: {status} {}",
+                        String::from_utf8_lossy(&body)
+                    );
+                    prop_assert!(!body.windows(6).any(|w| w == b"secret"), "object served");
+                    Ok(())
+                },
+            )
+            .unwrap();
+        rt.block_on(async { assert_eq!(gw.get(&b, "k").await, b"secret") });
+    }
+}

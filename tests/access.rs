@@ -240,8 +240,10 @@ async fn denials_say_who_and_what() {
     assert_eq!(msg, "user alice may not read photos/bob/b.txt");
 }
 
+/// The owner is recorded in hidden metadata: clients read back exactly what they wrote (an
+/// `uploaded-by` of their own included), cannot forge it, and the console's HEAD sees it.
 #[tokio::test]
-async fn owner_is_recorded_and_cannot_be_forged() {
+async fn owner_is_recorded_hidden_and_cannot_be_forged() {
     let (gw, alice, _) = start(|_| {}).await;
     alice
         .put_object()
@@ -260,21 +262,61 @@ async fn owner_is_recorded_and_cannot_be_forged() {
         .send()
         .await
         .unwrap();
+    let m = h.metadata().unwrap();
     assert_eq!(
-        h.metadata().unwrap().get("uploaded-by").map(String::as_str),
-        Some("alice")
+        m.get("uploaded-by").map(String::as_str),
+        Some("mallory"),
+        "the client's own metadata round-trips"
     );
+    // (`md5chksum` is the plaintext MD5 for rclone, which reads it for non-MD5 ETags.)
+    assert!(
+        m.keys().all(|k| k == "uploaded-by" || k == "md5chksum"),
+        "no metadata the client never wrote: {m:?}"
+    );
+    let (_, raw) = gw.raw_get("photos", "alice/owned.txt").await;
+    assert_eq!(raw.get("s3seal-owner").map(String::as_str), Some("alice"));
+    // Asked for (the console does), HEAD shows the owner.
     let h = gw
         .client
         .head_object()
+        .bucket("photos")
+        .key("alice/owned.txt")
+        .customize()
+        .mutate_request(|r| {
+            r.headers_mut().insert("x-s3seal-show-owner", "1");
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        h.metadata()
+            .unwrap()
+            .get("s3seal-owner")
+            .map(String::as_str),
+        Some("alice")
+    );
+    let forged = alice
+        .put_object()
+        .bucket("photos")
+        .key("alice/forged.txt")
+        .metadata("s3seal-owner", "bob")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(error_code(forged).as_deref(), Some("InvalidArgument"));
+    let h = gw
+        .client
+        .get_object()
         .bucket("photos")
         .key("alice/a.txt")
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        h.metadata().unwrap().get("uploaded-by").map(String::as_str),
-        Some(ACCESS_KEY)
+    assert!(
+        h.metadata()
+            .is_none_or(|m| m.keys().all(|k| k == "md5chksum")),
+        "{:?}",
+        h.metadata()
     );
 }
 

@@ -45,8 +45,21 @@ async fn passthrough_prefix_stores_plaintext_and_the_rest_stays_sealed() {
         assert_eq!(raw, body, "{kind:?}: passthrough stores the plaintext");
         assert!(!meta.contains_key("s3seal-dek"));
         assert_eq!(
-            meta.get("uploaded-by").map(String::as_str),
+            meta.get("s3seal-owner").map(String::as_str),
             Some(ACCESS_KEY)
+        );
+        let h = gw
+            .client
+            .head_object()
+            .bucket(&b)
+            .key("public/site.css")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e:?}"));
+        assert!(
+            h.metadata().is_none_or(|m| m.is_empty()),
+            "{kind:?}: hidden metadata stays hidden on plaintext objects: {:?}",
+            h.metadata()
         );
         let (raw, meta) = gw.raw_get(&b, "private/x").await;
         assert_ne!(raw, body, "{kind:?}: outside the prefix objects are sealed");

@@ -349,7 +349,17 @@ impl Console {
         let entries = futures::stream::iter(objects)
             .map(|o| async move {
                 let key = o.key().unwrap_or_default().to_owned();
-                let head = s.client.head_object().bucket(bucket).key(&key).send().await;
+                let head = s
+                    .client
+                    .head_object()
+                    .bucket(bucket)
+                    .key(&key)
+                    .customize()
+                    .mutate_request(|r| {
+                        r.headers_mut().insert(crate::seal::meta::SHOW_OWNER, "1");
+                    })
+                    .send()
+                    .await;
                 let (owner, ctype) = match &head {
                     Ok(h) => (
                         h.metadata()

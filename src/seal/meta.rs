@@ -68,7 +68,8 @@ pub fn parse(meta: Option<&Metadata>) -> Result<Option<SealInfo>, BadMeta> {
     let Some(meta) = meta else { return Ok(None) };
     let get = |k: &str| meta.get(k).map(String::as_str);
     let Some(v) = get(VERSION) else {
-        if meta.keys().any(|k| k.starts_with(PREFIX)) {
+        // The owner is recorded on plaintext (passthrough) objects too.
+        if meta.keys().any(|k| k.starts_with(PREFIX) && k != OWNER) {
             return Err(BadMeta("s3seal keys present without a version"));
         }
         return Ok(None);
@@ -151,16 +152,32 @@ pub fn client_view(meta: &mut Option<Metadata>, md5_hex: Option<&str>) {
 /// rclone's metadata key for the plaintext MD5.
 const RCLONE_MD5: &str = "md5chksum";
 
-/// Visible metadata key naming the proxy user who wrote the object; set by the gateway,
-/// overriding anything a client sent under that name.
-pub const OWNER: &str = "uploaded-by";
+/// Reserved (hidden) metadata key naming the proxy user who wrote the object. Hidden like
+/// every `s3seal-` key, so clients read back exactly the metadata they wrote; the console
+/// asks for it with [`SHOW_OWNER`].
+pub const OWNER: &str = "s3seal-owner";
+
+/// Request header that makes HEAD show [`OWNER`] among the metadata (the console's object
+/// list). The owner is not a secret: anyone who may HEAD the object may see it.
+pub const SHOW_OWNER: &str = "x-s3seal-show-owner";
 
 /// Records which proxy user wrote the object.
 pub fn stamp_owner(meta: &mut Option<Metadata>, creds: Option<&s3s::auth::Credentials>) {
     if let Some(c) = creds {
         let m = meta.get_or_insert_with(Default::default);
-        m.retain(|k, _| !k.eq_ignore_ascii_case(OWNER));
         m.insert(OWNER.into(), c.access_key.clone());
+    }
+}
+
+/// [`client_view`] for a HEAD: keeps [`OWNER`] when the request asked for it.
+pub fn head_view(meta: &mut Option<Metadata>, md5_hex: Option<&str>, show_owner: bool) {
+    let owner = show_owner
+        .then(|| meta.as_ref().and_then(|m| m.get(OWNER).cloned()))
+        .flatten();
+    client_view(meta, md5_hex);
+    if let Some(o) = owner {
+        meta.get_or_insert_with(Default::default)
+            .insert(OWNER.into(), o);
     }
 }
 

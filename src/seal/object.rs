@@ -131,6 +131,7 @@ impl Seal {
                 self.refuse_plaintext(&bucket, &key)?;
                 ssec::plain_object(customer.as_ref())?;
                 pre.check(&up_etag, None, out.last_modified.as_ref())?;
+                meta::strip(&mut out.metadata);
                 return Ok(resp);
             };
             let visible = etag::visible(&up_etag);
@@ -223,7 +224,9 @@ impl Seal {
             ssec::plain_object(customer.as_ref())?;
             req.input.range = Some(range);
             restore_preconditions_get(&mut req.input, pre);
-            return self.up.get_object(req).await;
+            let mut resp = self.up.get_object(req).await?;
+            meta::strip(&mut resp.output.metadata);
+            return Ok(resp);
         };
         let visible = etag::visible(&up_etag);
         pre.check(&visible, info.md5.as_deref(), head.last_modified.as_ref())?;
@@ -318,6 +321,7 @@ impl Seal {
             &mut i.sse_customer_key,
             &mut i.sse_customer_key_md5,
         )?;
+        let show_owner = req.headers.contains_key(meta::SHOW_OWNER);
         let mut resp = self.up.head_object(req).await?;
         let out = &mut resp.output;
         let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
@@ -325,6 +329,7 @@ impl Seal {
             self.refuse_plaintext(&bucket, &key)?;
             ssec::plain_object(customer.as_ref())?;
             pre.check(&up_etag, None, out.last_modified.as_ref())?;
+            meta::head_view(&mut out.metadata, None, show_owner);
             return Ok(resp);
         };
         let visible = etag::visible(&up_etag);
@@ -348,7 +353,7 @@ impl Seal {
         let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
         out.content_length = Some(plain as i64);
         out.e_tag = Some(visible);
-        meta::client_view(&mut out.metadata, info.md5.as_deref());
+        meta::head_view(&mut out.metadata, info.md5.as_deref(), show_owner);
         out.checksum_crc32 = None;
         out.checksum_crc32c = None;
         out.checksum_sha1 = None;

@@ -111,9 +111,8 @@ fn value_after(b: &[u8], mut i: usize) -> Option<(usize, usize)> {
 /// closing a name.
 fn skip_noise(b: &[u8], mut i: usize, quotes: bool) -> usize {
     loop {
-        if i < b.len() && b[i] == b' ' {
-            i += 1;
-        } else if quotes && i < b.len() && (b[i] == b'"' || b[i] == b'\\') {
+        let quote = quotes && (b.get(i) == Some(&b'"') || b.get(i) == Some(&b'\\'));
+        if b.get(i) == Some(&b' ') || quote {
             i += 1;
         } else if b[i..].starts_with(b"\x1b[") {
             match b[i..].iter().position(|&c| c == b'm') {

@@ -5,8 +5,10 @@
 //! (HEAD, GET, LIST) show the store's ETag with a `-1` suffix: stable, cheap (no lookups),
 //! identical across HEAD/GET/LIST, and recognisably "not a content MD5" to rclone, s3cmd and
 //! the SDKs, which then fall back to sizes or their own metadata. Multipart ETags (`…-N`)
-//! already have that shape and are shown unchanged. A single PUT still *answers* with the
-//! plaintext MD5, which upload-verifying clients check.
+//! already have that shape and are shown unchanged. PUT, CompleteMultipartUpload and
+//! CopyObject answer with the same value, so an object has one ETag for its whole life, as
+//! on S3 (where SSE-KMS objects' ETags are not MD5s either). Conditional requests also accept
+//! the plaintext MD5 recorded by gateways before that change.
 
 use s3s::dto::{ETag, ETagCondition, Timestamp};
 use s3s::{S3Error, S3Result, s3_error};
@@ -55,15 +57,26 @@ impl Preconditions {
         }
         if let Some(c) = &self.if_none_match {
             if matches(c) {
-                return Err(s3_error!(NotModified));
+                return Err(not_modified(etag));
             }
         } else if let (Some(since), Some(lm)) = (&self.if_modified_since, last_modified)
             && secs(lm) <= secs(since)
         {
-            return Err(s3_error!(NotModified));
+            return Err(not_modified(etag));
         }
         Ok(())
     }
+}
+
+/// A 304 names the ETag it vouches for, as S3's does: caches revalidate with it.
+fn not_modified(etag: &ETag) -> S3Error {
+    let mut e = s3_error!(NotModified);
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", etag.value())) {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::ETAG, v);
+        e.set_headers(h);
+    }
+    e
 }
 
 fn precondition_failed() -> S3Error {

@@ -87,14 +87,15 @@ impl Seal {
             return Err(put_failure(f));
         }
         let mut resp = result?;
-        let (Some(md5), Some(sums)) = (outcome.md5, outcome.checksums) else {
+        let (Some(_), Some(sums)) = (outcome.md5, outcome.checksums) else {
             return Err(s3_error!(
                 InternalError,
                 "upload ended before the body was sealed"
             ));
         };
         let out = &mut resp.output;
-        out.e_tag = Some(ETag::Strong(hex::encode(md5)));
+        // One ETag per object for its whole life: the one HEAD, GET and LIST show.
+        out.e_tag = out.e_tag.as_ref().map(etag::visible);
         if let Some(c) = &customer {
             out.sse_customer_algorithm = Some("AES256".into());
             out.sse_customer_key_md5 = Some(c.md5_b64.clone());

@@ -21,6 +21,7 @@
 //! - [`tools`]: `s3seal inspect` and `s3seal decrypt` (no gateway needed).
 //! - [`throttle`]: failed-authentication throttling per (source, access key).
 //! - [`credentials`]: generated credentials of the embedded default.
+//! - [`store`]: the embedded store (index journal + body files), default local upstream.
 //! - [`console`]: the web console at `/console`, acting only through the S3 service as the
 //!   logged-in user.
 
@@ -36,6 +37,7 @@ pub mod metrics;
 pub mod policy;
 pub mod rotate;
 pub mod seal;
+pub mod store;
 pub mod server;
 pub mod throttle;
 pub mod tls;

@@ -26,16 +26,20 @@ pub async fn import_fs(from: &Path, to: &Path) -> anyhow::Result<(u64, u64)> {
     let (mut nb, mut no) = (0, 0);
     for b in buckets {
         let Some(name) = b.name else { continue };
-        let mut ci = CreateBucketInput::default();
-        ci.bucket = name.clone();
+        let ci = CreateBucketInput {
+            bucket: name.clone(),
+            ..Default::default()
+        };
         match dst.create_bucket(internal_request(ci)).await {
             Ok(_) => {}
             Err(err) if *err.code() == s3s::S3ErrorCode::BucketAlreadyOwnedByYou => {}
             Err(err) => return Err(e(err)),
         }
         nb += 1;
-        let mut li = ListObjectsInput::default();
-        li.bucket = name.clone();
+        let li = ListObjectsInput {
+            bucket: name.clone(),
+            ..Default::default()
+        };
         let objects = src
             .list_objects(internal_request(li))
             .await
@@ -45,22 +49,26 @@ pub async fn import_fs(from: &Path, to: &Path) -> anyhow::Result<(u64, u64)> {
             .unwrap_or_default();
         for o in objects {
             let Some(key) = o.key else { continue };
-            let mut gi = GetObjectInput::default();
-            gi.bucket = name.clone();
-            gi.key = key.clone();
+            let gi = GetObjectInput {
+                bucket: name.clone(),
+                key: key.clone(),
+                ..Default::default()
+            };
             let got = src.get_object(internal_request(gi)).await.map_err(e)?.output;
-            let mut pi = PutObjectInput::default();
-            pi.bucket = name.clone();
-            pi.key = key.clone();
-            pi.body = got.body;
-            pi.content_length = got.content_length;
-            pi.metadata = got.metadata;
-            pi.content_type = got.content_type;
-            pi.content_encoding = got.content_encoding;
-            pi.content_disposition = got.content_disposition;
-            pi.content_language = got.content_language;
-            pi.cache_control = got.cache_control;
-            pi.expires = got.expires;
+            let pi = PutObjectInput {
+                bucket: name.clone(),
+                key: key.clone(),
+                body: got.body,
+                content_length: got.content_length,
+                metadata: got.metadata,
+                content_type: got.content_type,
+                content_encoding: got.content_encoding,
+                content_disposition: got.content_disposition,
+                content_language: got.content_language,
+                cache_control: got.cache_control,
+                expires: got.expires,
+                ..Default::default()
+            };
             dst.put_object(internal_request(pi)).await.map_err(e)?;
             // Multipart ETags ("…-N") are kept: the gateway derives visible ETags from them.
             if let Some(ETag::Strong(tag)) = got.e_tag {

@@ -258,8 +258,18 @@ impl Journal {
     }
 
     /// Appends one batch and fsyncs (fdatasync) it: after this returns the change is durable.
+    /// On failure the file is cut back to its previous length, so a half-written frame can
+    /// never hide the frames appended after it.
     pub fn append(&mut self, batch: &[Rec]) -> io::Result<()> {
-        self.file.write_all(&frame(batch)?)?;
-        self.file.sync_data()
+        let frame = frame(batch)?;
+        let len = self.file.metadata()?.len();
+        let res = self
+            .file
+            .write_all(&frame)
+            .and_then(|()| self.file.sync_data());
+        if res.is_err() {
+            let _ = self.file.set_len(len);
+        }
+        res
     }
 }

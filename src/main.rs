@@ -291,7 +291,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             init_logs(false);
             let l = tokio::net::TcpListener::bind(listen).await?;
-            println!("store-serve: {} on http://{}", path.display(), l.local_addr()?);
+            println!(
+                "store-serve: {} on http://{}",
+                path.display(),
+                l.local_addr()?
+            );
             s3seal::store::serve_direct(&path, l, &access_key, &secret_key).await
         }
         Cmd::Keygen {

@@ -12,7 +12,9 @@ pub type Upstream = Arc<dyn S3>;
 /// A human description for the startup banner, e.g. `local directory ./data`.
 pub fn describe(cfg: &UpstreamConfig) -> String {
     match cfg {
-        UpstreamConfig::Local { path } => format!("local directory {} (embedded store)", path.display()),
+        UpstreamConfig::Local { path } => {
+            format!("local directory {} (embedded store)", path.display())
+        }
         UpstreamConfig::S3 {
             endpoint,
             region,

@@ -15,7 +15,14 @@ fn spawn(dir: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_s3seal"))
         .args(["store-serve", "--path"])
         .arg(dir)
-        .args(["--listen", "127.0.0.1:0", "--access-key", "ak", "--secret-key", "sk"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--access-key",
+            "ak",
+            "--secret-key",
+            "sk",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -38,7 +45,12 @@ fn body(key: &str, v: u32) -> Vec<u8> {
 /// Which version a stored body is, or None if it is not exactly one version's body.
 fn version_of(key: &str, got: &[u8]) -> Option<u32> {
     let s = std::str::from_utf8(got).ok()?;
-    let v: u32 = s.split(';').next()?.strip_prefix(&format!("{key}:"))?.parse().ok()?;
+    let v: u32 = s
+        .split(';')
+        .next()?
+        .strip_prefix(&format!("{key}:"))?
+        .parse()
+        .ok()?;
     (body(key, v) == got).then_some(v)
 }
 
@@ -119,7 +131,13 @@ async fn kill_9_during_puts_and_completes_leaves_old_or_new() {
 
 /// A one-part multipart upload; false if the server went away.
 async fn multipart(c: &aws_sdk_s3::Client, key: &str, data: &[u8]) -> bool {
-    let Ok(u) = c.create_multipart_upload().bucket("b").key(key).send().await else {
+    let Ok(u) = c
+        .create_multipart_upload()
+        .bucket("b")
+        .key(key)
+        .send()
+        .await
+    else {
         return false;
     };
     let id = u.upload_id.unwrap();

@@ -71,8 +71,24 @@ async fn list_all(
 
 fn odd_keys() -> Vec<String> {
     let mut v: Vec<String> = [
-        "a//b", "a/b", "x", "x/y", "dir/", ".", "..", "../escape", "/lead", "a+b", "a b", "%2F",
-        "%25", "é/ü", "日本/語", "tab\there", "q?x=1&y", "#frag",
+        "a//b",
+        "a/b",
+        "x",
+        "x/y",
+        "dir/",
+        ".",
+        "..",
+        "../escape",
+        "/lead",
+        "a+b",
+        "a b",
+        "%2F",
+        "%25",
+        "é/ü",
+        "日本/語",
+        "tab\there",
+        "q?x=1&y",
+        "#frag",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -205,17 +221,32 @@ async fn ranges_conditionals_metadata_and_copy() {
     assert_eq!(body.into_bytes()[..], data[990..]);
     let body = r("bytes=995-").await.unwrap().body.collect().await.unwrap();
     assert_eq!(body.into_bytes()[..], data[995..]);
-    assert_eq!(error_code(r("bytes=1000-").await).as_deref(), Some("InvalidRange"));
+    assert_eq!(
+        error_code(r("bytes=1000-").await).as_deref(),
+        Some("InvalidRange")
+    );
     let h = c.head_object().bucket("b").key("o").send().await.unwrap();
     assert_eq!(h.content_type(), Some("text/plain"));
     assert_eq!(h.cache_control(), Some("max-age=5"));
     assert_eq!(h.metadata().unwrap()["colour"], "blue");
-    let nm = c.get_object().bucket("b").key("o").if_none_match(&tag).send().await;
+    let nm = c
+        .get_object()
+        .bucket("b")
+        .key("o")
+        .if_none_match(&tag)
+        .send()
+        .await;
     assert_eq!(
         nm.unwrap_err().raw_response().unwrap().status().as_u16(),
         304
     );
-    let m = c.get_object().bucket("b").key("o").if_match("\"nope\"").send().await;
+    let m = c
+        .get_object()
+        .bucket("b")
+        .key("o")
+        .if_match("\"nope\"")
+        .send()
+        .await;
     assert_eq!(error_code(m).as_deref(), Some("PreconditionFailed"));
     // Conditional PUT: If-None-Match * refuses an existing key.
     let p = c
@@ -234,7 +265,13 @@ async fn ranges_conditionals_metadata_and_copy() {
         .send()
         .await
         .unwrap();
-    let h = c.head_object().bucket("b").key("copy").send().await.unwrap();
+    let h = c
+        .head_object()
+        .bucket("b")
+        .key("copy")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.e_tag(), Some(tag.as_str()));
     assert_eq!(h.metadata().unwrap()["colour"], "blue");
     c.delete_object().bucket("b").key("o").send().await.unwrap();
@@ -337,7 +374,10 @@ async fn multipart_validation_part_number_reads_and_listing() {
         .await
         .unwrap();
     assert_eq!(p2.parts_count(), Some(2));
-    assert_eq!(p2.body.collect().await.unwrap().into_bytes()[..], big[1][..]);
+    assert_eq!(
+        p2.body.collect().await.unwrap().into_bytes()[..],
+        big[1][..]
+    );
     let all = get(&c, "big").await;
     assert_eq!(all.len(), 5 * MIB + 1000);
     assert!(all[..5 * MIB] == big[0][..]);
@@ -354,18 +394,37 @@ async fn tagging_on_put_and_by_api() {
         .send()
         .await
         .unwrap();
-    let t = c.get_object_tagging().bucket("b").key("t").send().await.unwrap();
+    let t = c
+        .get_object_tagging()
+        .bucket("b")
+        .key("t")
+        .send()
+        .await
+        .unwrap();
     let tags: Vec<_> = t.tag_set().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(tags, [("a", "1"), ("b", "two words")]);
-    c.delete_object_tagging().bucket("b").key("t").send().await.unwrap();
-    let t = c.get_object_tagging().bucket("b").key("t").send().await.unwrap();
+    c.delete_object_tagging()
+        .bucket("b")
+        .key("t")
+        .send()
+        .await
+        .unwrap();
+    let t = c
+        .get_object_tagging()
+        .bucket("b")
+        .key("t")
+        .send()
+        .await
+        .unwrap();
     assert!(t.tag_set().is_empty());
 }
 
 #[tokio::test]
 async fn concurrent_puts_of_one_key_are_atomic() {
     let (c, _d, _) = start().await;
-    let bodies: Vec<Vec<u8>> = (0..6).map(|i| pattern(256 * 1024 + i * 7, i as u64)).collect();
+    let bodies: Vec<Vec<u8>> = (0..6)
+        .map(|i| pattern(256 * 1024 + i * 7, i as u64))
+        .collect();
     let mut tasks = Vec::new();
     for b in bodies.clone() {
         let c = c.clone();

@@ -54,7 +54,11 @@ pub async fn import_fs(from: &Path, to: &Path) -> anyhow::Result<(u64, u64)> {
                 key: key.clone(),
                 ..Default::default()
             };
-            let got = src.get_object(internal_request(gi)).await.map_err(e)?.output;
+            let got = src
+                .get_object(internal_request(gi))
+                .await
+                .map_err(e)?
+                .output;
             let pi = PutObjectInput {
                 bucket: name.clone(),
                 key: key.clone(),

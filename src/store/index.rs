@@ -71,14 +71,35 @@ pub struct Bucket {
 /// A journal record: one atomic change.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Rec {
-    CreateBucket { bucket: String, created_ms: i64 },
-    DeleteBucket { bucket: String },
-    Put { bucket: String, key: String, meta: ObjMeta },
-    Delete { bucket: String, key: String },
-    CreateUpload { id: String, upload: Upload },
-    Part { id: String, n: i32, part: PartMeta },
+    CreateBucket {
+        bucket: String,
+        created_ms: i64,
+    },
+    DeleteBucket {
+        bucket: String,
+    },
+    Put {
+        bucket: String,
+        key: String,
+        meta: ObjMeta,
+    },
+    Delete {
+        bucket: String,
+        key: String,
+    },
+    CreateUpload {
+        id: String,
+        upload: Upload,
+    },
+    Part {
+        id: String,
+        n: i32,
+        part: PartMeta,
+    },
     /// Abort or Complete (Complete is a `Put` followed by this in one batch).
-    EndUpload { id: String },
+    EndUpload {
+        id: String,
+    },
 }
 
 /// The whole in-memory state.

@@ -79,7 +79,10 @@ impl Store {
         static OPEN: std::sync::OnceLock<
             Mutex<std::collections::HashMap<PathBuf, std::sync::Weak<Inner>>>,
         > = std::sync::OnceLock::new();
-        let mut open = OPEN.get_or_init(Default::default).lock().expect("open stores");
+        let mut open = OPEN
+            .get_or_init(Default::default)
+            .lock()
+            .expect("open stores");
         if let Some(inner) = open.get(&root).and_then(|w| w.upgrade()) {
             return Ok(Store { inner });
         }

@@ -3,11 +3,12 @@
 use super::index::{ObjMeta, PartMeta, Rec, Upload};
 use super::{Store, new_id, now_ms};
 use futures::StreamExt;
+use s3s::crypto::Checksum as _;
 use s3s::dto::*;
-use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// S3's minimum size of every part but the last.
@@ -132,12 +133,18 @@ fn preconditions(
             ETagCondition::ETag(e) => cur.strong_cmp(e),
         };
         if !ok {
-            return Err(s3_error!(PreconditionFailed, "If-Match does not match the ETag"));
+            return Err(s3_error!(
+                PreconditionFailed,
+                "If-Match does not match the ETag"
+            ));
         }
     } else if let Some(t) = if_unmodified_since
         && modified > secs(t)
     {
-        return Err(s3_error!(PreconditionFailed, "modified since If-Unmodified-Since"));
+        return Err(s3_error!(
+            PreconditionFailed,
+            "modified since If-Unmodified-Since"
+        ));
     }
     if let Some(c) = if_none_match {
         let hit = match c {
@@ -230,10 +237,15 @@ impl Store {
             if let Some(n) = expected
                 && n != size
             {
-                return Err(s3_error!(IncompleteBody, "body is {size} bytes, expected {n}"));
+                return Err(s3_error!(
+                    IncompleteBody,
+                    "body is {size} bytes, expected {n}"
+                ));
             }
             f.flush().await.map_err(|e| s3_error!(e, InternalError))?;
-            f.sync_all().await.map_err(|e| s3_error!(e, InternalError))?;
+            f.sync_all()
+                .await
+                .map_err(|e| s3_error!(e, InternalError))?;
             drop(f);
             let dst = self.blob_path(&id);
             tokio::fs::rename(&tmp, &dst)
@@ -268,7 +280,8 @@ impl Store {
             .map_err(|e| s3_error!(e, InternalError))?;
         let stream = tokio_util_like_stream(f.take(len));
         let body = StreamingBlob::wrap(stream);
-        self.receive(Some(body), Default::default(), Some(len)).await
+        self.receive(Some(body), Default::default(), Some(len))
+            .await
     }
 
     fn open_blob(&self, bucket: &str, key: &str) -> S3Result<(ObjMeta, std::fs::File)> {
@@ -367,7 +380,11 @@ fn verify_checksums(
         ("CRC32C", &sent.checksum_crc32c, &got.checksum_crc32c),
         ("SHA1", &sent.checksum_sha1, &got.checksum_sha1),
         ("SHA256", &sent.checksum_sha256, &got.checksum_sha256),
-        ("CRC64NVME", &sent.checksum_crc64nvme, &got.checksum_crc64nvme),
+        (
+            "CRC64NVME",
+            &sent.checksum_crc64nvme,
+            &got.checksum_crc64nvme,
+        ),
     ] {
         if let Some(s) = s
             && g.as_ref() != Some(s)
@@ -456,7 +473,9 @@ fn object_dto(k: String, m: &ObjMeta, enc: bool) -> Object {
         size: Some(m.size as i64),
         e_tag: Some(etag(&m.etag)),
         last_modified: Some(ts(m.modified_ms)),
-        storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+        storage_class: Some(ObjectStorageClass::from_static(
+            ObjectStorageClass::STANDARD,
+        )),
         ..Default::default()
     }
 }
@@ -679,7 +698,7 @@ impl S3 for Store {
         )?;
         let (range, parts_count) = part_or_range(&m, i.part_number, i.range.as_ref())?;
         let mut f = tokio::fs::File::from_std(f);
-        let (start, end) = range.clone().unwrap_or((0, m.size));
+        let (start, end) = range.unwrap_or((0, m.size));
         f.seek(std::io::SeekFrom::Start(start))
             .await
             .map_err(|e| s3_error!(e, InternalError))?;
@@ -736,7 +755,7 @@ impl S3 for Store {
             i.if_unmodified_since.as_ref(),
         )?;
         let (range, parts_count) = part_or_range(&m, i.part_number, i.range.as_ref())?;
-        let (start, end) = range.clone().unwrap_or((0, m.size));
+        let (start, end) = range.unwrap_or((0, m.size));
         let h = |n: &str| m.headers.get(n).cloned();
         let whole = range.is_none();
         let cs = |n: &str| {
@@ -964,9 +983,7 @@ impl S3 for Store {
             common_prefixes: Some(
                 page.prefixes
                     .into_iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(e(p)),
-                    })
+                    .map(|p| CommonPrefix { prefix: Some(e(p)) })
                     .collect(),
             ),
             ..Default::default()
@@ -992,7 +1009,10 @@ impl S3 for Store {
                     .ok()
                     .and_then(|v| String::from_utf8(v).ok())
                     .ok_or_else(|| {
-                        s3_error!(InvalidArgument, "The continuation token provided is incorrect")
+                        s3_error!(
+                            InvalidArgument,
+                            "The continuation token provided is incorrect"
+                        )
                     })?,
             ),
             None => i.start_after.clone().filter(|s| !s.is_empty()),
@@ -1037,9 +1057,7 @@ impl S3 for Store {
             common_prefixes: Some(
                 page.prefixes
                     .into_iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(e(p)),
-                    })
+                    .map(|p| CommonPrefix { prefix: Some(e(p)) })
                     .collect(),
             ),
             ..Default::default()
@@ -1115,9 +1133,7 @@ impl S3 for Store {
             ..Default::default()
         };
         let hasher = hasher_for(&sent, i.checksum_algorithm.as_ref())?;
-        let got = self
-            .receive(i.body, hasher, None)
-            .await?;
+        let got = self.receive(i.body, hasher, None).await?;
         if let Err(e) = verify_checksums(&mut sent, req.trailing_headers, &got.checksum) {
             let _ = std::fs::remove_file(self.blob_path(&got.blob));
             return Err(e);
@@ -1167,7 +1183,12 @@ impl S3 for Store {
             None => (0, src.size),
             Some(r) => {
                 let r = Range::parse(r)
-                    .map_err(|_| s3_error!(InvalidArgument, "x-amz-copy-source-range must be bytes=first-last"))?
+                    .map_err(|_| {
+                        s3_error!(
+                            InvalidArgument,
+                            "x-amz-copy-source-range must be bytes=first-last"
+                        )
+                    })?
                     .check(src.size)
                     .map_err(|_| s3_error!(InvalidRange, "the copy range is outside the source"))?;
                 (r.start, r.end)
@@ -1191,10 +1212,7 @@ impl S3 for Store {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let i = req.input;
         let u = self.upload_exists(&i.bucket, &i.key, &i.upload_id)?;
-        let listed = i
-            .multipart_upload
-            .and_then(|m| m.parts)
-            .unwrap_or_default();
+        let listed = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         if listed.is_empty() {
             return Err(s3_error!(
                 MalformedXML,
@@ -1206,9 +1224,15 @@ impl S3 for Store {
         for (idx, p) in listed.iter().enumerate() {
             let n = p.part_number.unwrap_or(0);
             let part = u.parts.get(&n).ok_or_else(|| {
-                s3_error!(InvalidPart, "part {n} was not uploaded or its ETag does not match")
+                s3_error!(
+                    InvalidPart,
+                    "part {n} was not uploaded or its ETag does not match"
+                )
             })?;
-            let want = p.e_tag.as_ref().map(|e| e.value().trim_matches('"').to_owned());
+            let want = p
+                .e_tag
+                .as_ref()
+                .map(|e| e.value().trim_matches('"').to_owned());
             if want.as_deref() != Some(part.etag.as_str()) {
                 return Err(s3_error!(
                     InvalidPart,
@@ -1240,7 +1264,9 @@ impl S3 for Store {
                     .map_err(|e| s3_error!(e, InternalError))?;
                 md5s.extend(hex::decode(&p.etag).unwrap_or_default());
             }
-            out.sync_all().await.map_err(|e| s3_error!(e, InternalError))?;
+            out.sync_all()
+                .await
+                .map_err(|e| s3_error!(e, InternalError))?;
         }
         let dst = self.blob_path(&id);
         tokio::fs::rename(&tmp, &dst)
@@ -1414,7 +1440,12 @@ impl S3 for Store {
             .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
             .collect();
         if tags.len() > 10 {
-            return Err(s3_error!(BadRequest, "Object tags cannot be greater than 10"));
+            let mut e = s3s::S3Error::with_message(
+                S3ErrorCode::Custom("BadRequest".into()),
+                "Object tags cannot be greater than 10",
+            );
+            e.set_status_code(http::StatusCode::BAD_REQUEST);
+            return Err(e);
         }
         self.set_tags(i.bucket, i.key, tags).await?;
         Ok(S3Response::new(PutObjectTaggingOutput::default()))
@@ -1473,9 +1504,9 @@ fn part_or_range(
     match range {
         None => Ok((None, None)),
         Some(r) => {
-            let r = r.check(m.size).map_err(|_| {
-                s3_error!(InvalidRange, "The requested range is not satisfiable")
-            })?;
+            let r = r
+                .check(m.size)
+                .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
             Ok((Some((r.start, r.end)), None))
         }
     }
@@ -1533,7 +1564,12 @@ impl Store {
         .await
     }
 
-    async fn set_tags(&self, bucket: String, key: String, tags: Vec<(String, String)>) -> S3Result<()> {
+    async fn set_tags(
+        &self,
+        bucket: String,
+        key: String,
+        tags: Vec<(String, String)>,
+    ) -> S3Result<()> {
         self.commit(move |s| {
             let b = s
                 .buckets

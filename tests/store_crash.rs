@@ -62,7 +62,7 @@ async fn kill_9_during_puts_and_completes_leaves_old_or_new() {
         let (mut child, url) = spawn(&store);
         let c = support::client(&url, "ak", "sk");
         if round == 0 {
-            c.create_bucket().bucket("b").send().await.unwrap();
+            c.create_bucket().bucket("bkt").send().await.unwrap();
         }
         // Highest acknowledged version per key, across rounds.
         let acked: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
@@ -77,7 +77,7 @@ async fn kill_9_during_puts_and_completes_leaves_old_or_new() {
                         multipart(&c, &key, &body(&key, v)).await
                     } else {
                         c.put_object()
-                            .bucket("b")
+                            .bucket("bkt")
                             .key(&key)
                             .body(body(&key, v).into())
                             .send()
@@ -103,7 +103,7 @@ async fn kill_9_during_puts_and_completes_leaves_old_or_new() {
         let acked = acked.lock().unwrap().clone();
         for k in 0..8 {
             let key = format!("k{k}");
-            let Ok(o) = c.get_object().bucket("b").key(&key).send().await else {
+            let Ok(o) = c.get_object().bucket("bkt").key(&key).send().await else {
                 assert!(
                     !acked.keys().any(|a| a.starts_with(&format!("{key}@"))),
                     "{key}: an acknowledged write was lost"
@@ -118,7 +118,7 @@ async fn kill_9_during_puts_and_completes_leaves_old_or_new() {
             );
         }
         // No leftover temp files after a restart; listing has each key once.
-        let l = c.list_objects_v2().bucket("b").send().await.unwrap();
+        let l = c.list_objects_v2().bucket("bkt").send().await.unwrap();
         let keys: Vec<_> = l.contents().iter().map(|o| o.key().unwrap()).collect();
         let mut sorted = keys.clone();
         sorted.dedup();
@@ -133,7 +133,7 @@ async fn kill_9_during_puts_and_completes_leaves_old_or_new() {
 async fn multipart(c: &aws_sdk_s3::Client, key: &str, data: &[u8]) -> bool {
     let Ok(u) = c
         .create_multipart_upload()
-        .bucket("b")
+        .bucket("bkt")
         .key(key)
         .send()
         .await
@@ -144,7 +144,7 @@ async fn multipart(c: &aws_sdk_s3::Client, key: &str, data: &[u8]) -> bool {
     // One part (the last part may be small), so the object is exactly one version's body.
     let Ok(p) = c
         .upload_part()
-        .bucket("b")
+        .bucket("bkt")
         .key(key)
         .upload_id(&id)
         .part_number(1)
@@ -155,7 +155,7 @@ async fn multipart(c: &aws_sdk_s3::Client, key: &str, data: &[u8]) -> bool {
         return false;
     };
     c.complete_multipart_upload()
-        .bucket("b")
+        .bucket("bkt")
         .key(key)
         .upload_id(&id)
         .multipart_upload(

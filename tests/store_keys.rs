@@ -12,7 +12,14 @@ fn key() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
         "a", "b", "/", "//", ".", "..", "+", " ", "%", "%2F", "é", "😀", "-", "~", "x",
     ]);
-    prop::collection::vec(atoms, 1..7).prop_map(|v| v.concat())
+    // aws-sdk-rust refuses a whitespace-only key client-side (its endpoint-params
+    // interceptor treats `key.trim().is_empty()` as a missing field), so such keys never
+    // reach the store from this client; every other combination is drawn.
+    prop::collection::vec(atoms, 1..7)
+        .prop_map(|v| v.concat())
+        .prop_filter("whitespace-only keys cannot be sent by aws-sdk-rust", |k| {
+            !k.trim().is_empty()
+        })
 }
 
 /// S3's answer for (prefix, delimiter): keys and common prefixes.
@@ -41,12 +48,12 @@ proptest! {
             let path = dir.path().join("s");
             tokio::spawn(async move { s3seal::store::serve_direct(&path, l, "ak", "sk").await });
             let c = support::client(&url, "ak", "sk");
-            c.create_bucket().bucket("b").send().await.unwrap();
+            c.create_bucket().bucket("bkt").send().await.unwrap();
             for k in &keys {
-                c.put_object().bucket("b").key(k).body(k.clone().into_bytes().into()).send().await.unwrap();
+                c.put_object().bucket("bkt").key(k).body(k.clone().into_bytes().into()).send().await.unwrap();
             }
             for k in &keys {
-                let o = c.get_object().bucket("b").key(k).send().await.unwrap();
+                let o = c.get_object().bucket("bkt").key(k).send().await.unwrap();
                 assert_eq!(o.body.collect().await.unwrap().into_bytes(), k.as_bytes(), "{k}");
             }
             let prefixes: Vec<String> = std::iter::once(String::new())
@@ -57,7 +64,7 @@ proptest! {
                     let want = model(&keys, prefix, d);
                     let (mut ks, mut cps, mut token) = (Vec::new(), Vec::new(), None);
                     loop {
-                        let o = c.list_objects_v2().bucket("b").prefix(prefix)
+                        let o = c.list_objects_v2().bucket("bkt").prefix(prefix)
                             .set_delimiter(d.map(str::to_owned)).max_keys(3)
                             .set_continuation_token(token).send().await.unwrap();
                         ks.extend(o.contents().iter().map(|o| o.key().unwrap().to_owned()));

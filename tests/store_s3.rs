@@ -18,18 +18,18 @@ async fn start() -> (Client, tempfile::TempDir, String) {
     let path = dir.path().join("store");
     tokio::spawn(async move { s3seal::store::serve_direct(&path, l, "ak", "sk").await });
     let c = client(&url, "ak", "sk");
-    c.create_bucket().bucket("b").send().await.unwrap();
+    c.create_bucket().bucket("bkt").send().await.unwrap();
     (c, dir, url)
 }
 
 async fn get(c: &Client, k: &str) -> Vec<u8> {
-    let o = c.get_object().bucket("b").key(k).send().await.unwrap();
+    let o = c.get_object().bucket("bkt").key(k).send().await.unwrap();
     o.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
 async fn put(c: &Client, k: &str, body: Vec<u8>) {
     c.put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key(k)
         .body(body.into())
         .send()
@@ -48,7 +48,7 @@ async fn list_all(
     loop {
         let o = c
             .list_objects_v2()
-            .bucket("b")
+            .bucket("bkt")
             .prefix(prefix)
             .set_delimiter(delim.map(str::to_owned))
             .max_keys(max)
@@ -114,7 +114,7 @@ async fn odd_keys_are_distinct_objects_listed_once_in_byte_order() {
     // 1025 bytes is refused.
     let r = c
         .put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k".repeat(1025))
         .body(ByteStream::from_static(b"x"))
         .send()
@@ -132,7 +132,7 @@ async fn url_encoded_listing_keeps_plus_percent_and_double_slash() {
     // itself when it asked for it, so check the decoded keys round-trip exactly.
     let o = c
         .list_objects_v2()
-        .bucket("b")
+        .bucket("bkt")
         .encoding_type(aws_sdk_s3::types::EncodingType::Url)
         .send()
         .await
@@ -157,7 +157,7 @@ async fn delimiter_prefix_start_after_and_max_keys_zero() {
     assert_eq!(cps, ["a/b/"]);
     let o = c
         .list_objects_v2()
-        .bucket("b")
+        .bucket("bkt")
         .start_after("a/b/3")
         .send()
         .await
@@ -171,7 +171,7 @@ async fn delimiter_prefix_start_after_and_max_keys_zero() {
     );
     let o = c
         .list_objects_v2()
-        .bucket("b")
+        .bucket("bkt")
         .max_keys(0)
         .send()
         .await
@@ -181,7 +181,7 @@ async fn delimiter_prefix_start_after_and_max_keys_zero() {
     // v1 with marker and delimiter: NextMarker is the last prefix.
     let o = c
         .list_objects()
-        .bucket("b")
+        .bucket("bkt")
         .delimiter("/")
         .max_keys(1)
         .send()
@@ -190,7 +190,7 @@ async fn delimiter_prefix_start_after_and_max_keys_zero() {
     assert_eq!(o.next_marker(), Some("a/"));
     let o = c
         .list_objects()
-        .bucket("b")
+        .bucket("bkt")
         .delimiter("/")
         .marker("a/")
         .send()
@@ -206,7 +206,7 @@ async fn ranges_conditionals_metadata_and_copy() {
     let data = pattern(1000, 3);
     let put = c
         .put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("o")
         .content_type("text/plain")
         .cache_control("max-age=5")
@@ -216,7 +216,7 @@ async fn ranges_conditionals_metadata_and_copy() {
         .await
         .unwrap();
     let tag = put.e_tag().unwrap().to_owned();
-    let r = |range: &'static str| c.get_object().bucket("b").key("o").range(range).send();
+    let r = |range: &'static str| c.get_object().bucket("bkt").key("o").range(range).send();
     let body = r("bytes=-10").await.unwrap().body.collect().await.unwrap();
     assert_eq!(body.into_bytes()[..], data[990..]);
     let body = r("bytes=995-").await.unwrap().body.collect().await.unwrap();
@@ -225,13 +225,13 @@ async fn ranges_conditionals_metadata_and_copy() {
         error_code(r("bytes=1000-").await).as_deref(),
         Some("InvalidRange")
     );
-    let h = c.head_object().bucket("b").key("o").send().await.unwrap();
+    let h = c.head_object().bucket("bkt").key("o").send().await.unwrap();
     assert_eq!(h.content_type(), Some("text/plain"));
     assert_eq!(h.cache_control(), Some("max-age=5"));
     assert_eq!(h.metadata().unwrap()["colour"], "blue");
     let nm = c
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("o")
         .if_none_match(&tag)
         .send()
@@ -242,7 +242,7 @@ async fn ranges_conditionals_metadata_and_copy() {
     );
     let m = c
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("o")
         .if_match("\"nope\"")
         .send()
@@ -251,7 +251,7 @@ async fn ranges_conditionals_metadata_and_copy() {
     // Conditional PUT: If-None-Match * refuses an existing key.
     let p = c
         .put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("o")
         .if_none_match("*")
         .body(ByteStream::from_static(b"y"))
@@ -259,30 +259,35 @@ async fn ranges_conditionals_metadata_and_copy() {
         .await;
     assert_eq!(error_code(p).as_deref(), Some("PreconditionFailed"));
     c.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("copy")
-        .copy_source("b/o")
+        .copy_source("bkt/o")
         .send()
         .await
         .unwrap();
     let h = c
         .head_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("copy")
         .send()
         .await
         .unwrap();
     assert_eq!(h.e_tag(), Some(tag.as_str()));
     assert_eq!(h.metadata().unwrap()["colour"], "blue");
-    c.delete_object().bucket("b").key("o").send().await.unwrap();
-    let g = c.get_object().bucket("b").key("o").send().await;
+    c.delete_object()
+        .bucket("bkt")
+        .key("o")
+        .send()
+        .await
+        .unwrap();
+    let g = c.get_object().bucket("bkt").key("o").send().await;
     assert_eq!(error_code(g).as_deref(), Some("NoSuchKey"));
 }
 
 async fn upload(c: &Client, k: &str, parts: &[Vec<u8>]) -> (String, Vec<CompletedPart>) {
     let id = c
         .create_multipart_upload()
-        .bucket("b")
+        .bucket("bkt")
         .key(k)
         .send()
         .await
@@ -294,7 +299,7 @@ async fn upload(c: &Client, k: &str, parts: &[Vec<u8>]) -> (String, Vec<Complete
         let n = i as i32 + 1;
         let o = c
             .upload_part()
-            .bucket("b")
+            .bucket("bkt")
             .key(k)
             .upload_id(&id)
             .part_number(n)
@@ -317,7 +322,7 @@ async fn multipart_validation_part_number_reads_and_listing() {
     let (c, _d, _) = start().await;
     let complete = |k: &'static str, id: String, parts: Vec<CompletedPart>| {
         c.complete_multipart_upload()
-            .bucket("b")
+            .bucket("bkt")
             .key(k)
             .upload_id(id)
             .multipart_upload(
@@ -334,11 +339,16 @@ async fn multipart_validation_part_number_reads_and_listing() {
     let rev: Vec<_> = parts.iter().rev().cloned().collect();
     let r = complete("small", id.clone(), rev).await;
     assert_eq!(error_code(r).as_deref(), Some("InvalidPartOrder"));
-    let ups = c.list_multipart_uploads().bucket("b").send().await.unwrap();
+    let ups = c
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ups.uploads().len(), 1);
     assert_eq!(ups.uploads()[0].key(), Some("small"));
     c.abort_multipart_upload()
-        .bucket("b")
+        .bucket("bkt")
         .key("small")
         .upload_id(&id)
         .send()
@@ -349,7 +359,7 @@ async fn multipart_validation_part_number_reads_and_listing() {
     let (id, parts) = upload(&c, "big", &big).await;
     let lp = c
         .list_parts()
-        .bucket("b")
+        .bucket("bkt")
         .key("big")
         .upload_id(&id)
         .send()
@@ -367,7 +377,7 @@ async fn multipart_validation_part_number_reads_and_listing() {
     assert!(out.e_tag().unwrap().ends_with("-2\""));
     let p2 = c
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("big")
         .part_number(2)
         .send()
@@ -387,7 +397,7 @@ async fn multipart_validation_part_number_reads_and_listing() {
 async fn tagging_on_put_and_by_api() {
     let (c, _d, _) = start().await;
     c.put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("t")
         .tagging("a=1&b=two%20words")
         .body(ByteStream::from_static(b"x"))
@@ -396,7 +406,7 @@ async fn tagging_on_put_and_by_api() {
         .unwrap();
     let t = c
         .get_object_tagging()
-        .bucket("b")
+        .bucket("bkt")
         .key("t")
         .send()
         .await
@@ -404,14 +414,14 @@ async fn tagging_on_put_and_by_api() {
     let tags: Vec<_> = t.tag_set().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(tags, [("a", "1"), ("b", "two words")]);
     c.delete_object_tagging()
-        .bucket("b")
+        .bucket("bkt")
         .key("t")
         .send()
         .await
         .unwrap();
     let t = c
         .get_object_tagging()
-        .bucket("b")
+        .bucket("bkt")
         .key("t")
         .send()
         .await
@@ -438,7 +448,7 @@ async fn concurrent_puts_of_one_key_are_atomic() {
         let (c, bodies) = (c.clone(), bodies.clone());
         tokio::spawn(async move {
             for _ in 0..20 {
-                if let Ok(o) = c.get_object().bucket("b").key("race").send().await {
+                if let Ok(o) = c.get_object().bucket("bkt").key("race").send().await {
                     let got = o.body.collect().await.unwrap().into_bytes().to_vec();
                     assert!(bodies.contains(&got), "a reader saw a torn body");
                 }

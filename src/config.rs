@@ -87,6 +87,10 @@ pub struct AuthConfig {
     /// Extra delay per failure beyond half of `max_failures`, capped at one second.
     #[serde(default = "default_failure_delay")]
     pub failure_delay_ms: u64,
+    /// Accept legacy AWS Signature Version 2 (`Authorization: AWS ak:sig`, `Signature=`
+    /// presigned URLs, which carry no lifetime cap). Off: such requests get 400.
+    #[serde(default)]
+    pub allow_sigv2: bool,
 }
 
 fn default_max_failures() -> u32 {
@@ -109,6 +113,7 @@ impl Default for AuthConfig {
             window_secs: default_window(),
             lockout_secs: default_lockout(),
             failure_delay_ms: default_failure_delay(),
+            allow_sigv2: false,
         }
     }
 }

@@ -92,9 +92,13 @@ impl Gateway {
             }
             None => None,
         };
+        let policy = crate::policy::Policy::from_config(&cfg.users)
+            .with_key_rules(crate::keyrules::KeyRules::for_upstream(&cfg.upstream));
+        seal = seal.with_policy(policy.clone());
         let mut b = S3ServiceBuilder::new(seal.clone());
         b.set_auth(auth.clone());
-        b.set_access(crate::policy::Policy::from_config(&cfg.users));
+        b.set_access(policy);
+        b.set_config(s3_config());
         let service = b.build();
         let console = cfg.server.console.then(|| {
             Arc::new(crate::console::Console::new(
@@ -104,6 +108,7 @@ impl Gateway {
             ))
         });
         let ops = crate::server::Ops {
+            allow_sigv2: cfg.auth.allow_sigv2,
             idle_timeout: (cfg.server.idle_timeout_secs > 0)
                 .then(|| Duration::from_secs(cfg.server.idle_timeout_secs)),
             console,
@@ -221,6 +226,13 @@ pub async fn key_provider(cfg: &KeysConfig) -> anyhow::Result<Arc<dyn KekProvide
             )?)
         }
     })
+}
+
+/// s3s's limits: XML bodies (buffered whole) capped like the HTTP front caps POST bodies.
+fn s3_config() -> Arc<dyn s3s::config::S3ConfigProvider> {
+    let mut c = s3s::config::S3Config::default();
+    c.xml_max_body_size = crate::preauth::MAX_XML_BODY;
+    Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(c)))
 }
 
 type UserSetup = (Users, Option<(String, String)>, Vec<String>);

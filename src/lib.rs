@@ -20,8 +20,11 @@
 //! - [`rotate`]: rewrapping every DEK of a bucket under another KEK (`s3seal rotate`).
 //! - [`tools`]: `s3seal inspect` and `s3seal decrypt` (no gateway needed).
 //! - [`throttle`]: failed-authentication throttling per (source, access key).
+//! - [`preauth`]: what the HTTP front refuses from a request's head alone, and the identity
+//!   the signature check will use (for the throttle).
 //! - [`credentials`]: generated credentials of the embedded default.
 //! - [`store`]: the embedded store (index journal + body files), default local upstream.
+//! - [`keyrules`]: which keys the store holds faithfully (no path traversal on s3s-fs).
 //! - [`console`]: the web console at `/console`, acting only through the S3 service as the
 //!   logged-in user.
 
@@ -32,9 +35,11 @@ pub mod credentials;
 pub mod deadline;
 pub mod format;
 pub mod gateway;
+pub mod keyrules;
 pub mod keys;
 pub mod metrics;
 pub mod policy;
+pub mod preauth;
 pub mod rotate;
 pub mod seal;
 pub mod server;

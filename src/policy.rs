@@ -7,8 +7,9 @@
 //! bucket management ("admin"), so new S3 operations are denied to restricted users by default.
 
 use crate::config::UserConfig;
+use crate::keyrules::KeyRules;
 use s3s::access::{S3Access, S3AccessContext};
-use s3s::dto::DeleteObjectsInput;
+use s3s::dto::{CopySource, DeleteObjectsInput};
 use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 use std::collections::HashMap;
@@ -67,15 +68,18 @@ pub struct RequestFacts {
     pub user: std::sync::OnceLock<String>,
 }
 
-/// The rules of every proxy user. `None`: no rules, full access.
-#[derive(Default)]
+/// The rules of every proxy user. `None`: no rules, full access. Cheap to clone, so the
+/// `Seal` layer can share it (ListBuckets shows each user only the buckets it names).
+#[derive(Default, Clone)]
 pub struct Policy {
-    users: HashMap<String, Option<Vec<Rule>>>,
+    users: Arc<HashMap<String, Option<Vec<Rule>>>>,
+    /// What keys the store holds faithfully; checked before any rule.
+    keys: KeyRules,
 }
 
 impl Policy {
     pub fn from_config(users: &[UserConfig]) -> Policy {
-        let mut p = Policy::default();
+        let mut p = HashMap::new();
         for u in users {
             let rules = (!u.rules.is_empty()).then(|| {
                 u.rules
@@ -87,9 +91,18 @@ impl Policy {
                     })
                     .collect()
             });
-            p.users.insert(u.access_key.clone(), rules);
+            p.insert(u.access_key.clone(), rules);
         }
-        p
+        Policy {
+            users: Arc::new(p),
+            keys: KeyRules::Any,
+        }
+    }
+
+    /// Sets the key rules of the store behind the gateway.
+    pub fn with_key_rules(mut self, keys: KeyRules) -> Policy {
+        self.keys = keys;
+        self
     }
 
     /// May `user` do `perm` on `key` (a key, or a listing prefix) in `bucket`?
@@ -105,8 +118,9 @@ impl Policy {
         }
     }
 
-    /// May `user` do anything at all in `bucket` (HeadBucket, GetBucketLocation)?
-    fn touches(&self, user: &str, bucket: &str) -> bool {
+    /// May `user` do anything at all in `bucket` (HeadBucket, GetBucketLocation, seeing it
+    /// in ListBuckets)?
+    pub fn touches(&self, user: &str, bucket: &str) -> bool {
         match self.users.get(user) {
             None | Some(None) => true,
             Some(Some(rules)) => rules.iter().any(|r| r.bucket == "*" || r.bucket == bucket),
@@ -154,13 +168,15 @@ fn classify(op: &str) -> Option<Perm> {
     })
 }
 
-/// `x-amz-copy-source`: "bucket/key" or "/bucket/key", percent-encoded, maybe "?versionId=".
+/// `x-amz-copy-source`, parsed exactly as s3s parses it for the operation (only
+/// `?versionId=` ends the key; a bare `?` is part of it), so the rule check sees the very
+/// bucket and key the store is asked to read.
 fn copy_source(cx: &S3AccessContext<'_>) -> Option<(String, String)> {
     let raw = cx.headers().get("x-amz-copy-source")?.to_str().ok()?;
-    let raw = raw.split('?').next()?;
-    let decoded = percent_decode(raw.trim_start_matches('/'))?;
-    let (b, k) = decoded.split_once('/')?;
-    Some((b.to_owned(), k.to_owned()))
+    match CopySource::parse(raw).ok()? {
+        CopySource::Bucket { bucket, key, .. } => Some((bucket.into(), key.into())),
+        _ => None,
+    }
 }
 
 /// Percent-decoding for paths, headers and query values; None on bad escapes or UTF-8.
@@ -209,6 +225,17 @@ impl S3Access for Policy {
             S3Path::Bucket { bucket } => (bucket.to_string(), String::new()),
             S3Path::Object { bucket, key } => (bucket.to_string(), key.to_string()),
         };
+        // Keys the store cannot hold faithfully are refused for everyone, admins included.
+        if !key.is_empty() {
+            self.keys.check_key(&key)?;
+        }
+        if let Some(prefix) = query_param(cx, "prefix") {
+            self.keys.check_prefix(&prefix)?;
+        }
+        let copy = cx.headers().contains_key("x-amz-copy-source");
+        if copy && let Some((_, sk)) = copy_source(cx) {
+            self.keys.check_key(&sk)?;
+        }
         let Some(perm) = classify(op) else {
             if bucket.is_empty() || self.touches(&user, &bucket) {
                 return Ok(());
@@ -244,6 +271,9 @@ impl S3Access for Policy {
             return Err(s3_error!(AccessDenied, "Signature is required"));
         };
         let bucket = &req.input.bucket;
+        for o in &req.input.delete.objects {
+            self.keys.check_key(&o.key)?;
+        }
         for o in &req.input.delete.objects {
             if !self.allows(&user, Perm::Delete, bucket, &o.key) {
                 return Err(self.deny(&user, "DeleteObjects", Perm::Delete, bucket, &o.key));

@@ -5,7 +5,7 @@
 use crate::metrics::{External, Metrics};
 use crate::policy::RequestInfo;
 use crate::seal::Seal;
-use crate::throttle::{Throttle, Verdict, claimed_access_key};
+use crate::throttle::{Throttle, Verdict};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -37,8 +37,11 @@ pub struct Ops {
     pub tls: Option<Arc<crate::tls::Tls>>,
     /// The web console at /console; None: not served.
     pub console: Option<Arc<crate::console::Console>>,
-    /// Closes connections with no request in progress for this long; None: never.
+    /// Closes connections with no request in progress for this long, or whose request
+    /// body makes no progress for this long while the gateway waits on it; None: never.
     pub idle_timeout: Option<Duration>,
+    /// Accept SigV2-signed requests (`auth.allow_sigv2`).
+    pub allow_sigv2: bool,
 }
 
 impl Ops {
@@ -53,6 +56,7 @@ impl Ops {
             tls: None,
             console: None,
             idle_timeout: None,
+            allow_sigv2: false,
         }
     }
 
@@ -190,6 +194,8 @@ struct Conn {
     in_flight: std::sync::atomic::AtomicUsize,
     /// Milliseconds since `epoch` when the connection last became idle.
     idle_since_ms: std::sync::atomic::AtomicU64,
+    /// Signalled when a request body stalled: the connection is closed at once.
+    stalled: tokio::sync::Notify,
 }
 
 impl Conn {
@@ -198,6 +204,7 @@ impl Conn {
             epoch: Instant::now(),
             in_flight: Default::default(),
             idle_since_ms: Default::default(),
+            stalled: tokio::sync::Notify::new(),
         }
     }
 
@@ -206,8 +213,21 @@ impl Conn {
         ConnBusy(self.clone())
     }
 
-    /// Resolves once the connection has had no request in progress for `limit`.
+    /// Closes the connection: a request body on it made no progress (see `Progressing`).
+    fn cut(&self) {
+        self.stalled.notify_one();
+    }
+
+    /// Resolves once the connection has had no request in progress for `limit`, or a
+    /// request body on it stalled for that long.
     async fn idle_expired(&self, limit: Option<Duration>) {
+        tokio::select! {
+            () = self.idle(limit) => {}
+            () = self.stalled.notified() => {}
+        }
+    }
+
+    async fn idle(&self, limit: Option<Duration>) {
         let Some(limit) = limit else {
             return std::future::pending().await;
         };
@@ -366,8 +386,33 @@ impl Router {
             });
         }
         let (mut parts, body) = req.into_parts();
+        if let Some(resp) = crate::keyrules::delete_objects_refusal(&parts) {
+            return Box::pin(async move { Ok(resp) });
+        }
         let ip = self.peer.ip();
-        let claimed = claimed_access_key(&parts);
+        let query = crate::preauth::Query::parse(parts.uri.query());
+        let scheme = crate::preauth::scheme(&parts, &query);
+        if let Some(refusal) = crate::preauth::screen(&parts, &query, scheme, ops.allow_sigv2) {
+            // Answered from the head: the body is never read, and the connection closes
+            // so it is not read later either.
+            let unread = !http_body::Body::is_end_stream(&body);
+            drop(body);
+            if refusal.status == 403 {
+                ops.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+            }
+            ops.metrics
+                .request("Refused", refusal.status, Duration::ZERO);
+            tracing::info!(
+                target: "s3seal::access",
+                peer = %self.peer,
+                method = %parts.method,
+                status = refusal.status,
+                code = refusal.code,
+                "request refused before reading its body"
+            );
+            return Box::pin(async move { Ok(s3_error(&refusal, unread)) });
+        }
+        let claimed = crate::preauth::throttle_key(&parts, &query, scheme);
         if let Verdict::Refuse(left) = ops.throttle.check(ip, &claimed) {
             ops.metrics.throttled.fetch_add(1, Ordering::Relaxed);
             return Box::pin(async move {
@@ -400,11 +445,22 @@ impl Router {
         let request_id = format!("{:016x}", rand::random::<u64>());
         let start = Instant::now();
         ops.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
-        let guard = InFlight {
+        let mut guard = InFlight {
             ops: ops.clone(),
-            _permit: permit,
+            permit,
         };
-        let fut = hyper::service::Service::call(&self.s3, http::Request::from_parts(parts, body));
+        let body = match ops.idle_timeout {
+            Some(limit) => s3s::Body::http_body(Progressing {
+                inner: body,
+                limit,
+                conn: self.conn.clone(),
+                timer: None,
+            }),
+            None => s3s::Body::from(body),
+        };
+        let s3 = self.s3.clone();
+        let req = http::Request::from_parts(parts, body);
+        let fut = async move { s3.call(req).await };
         let peer = self.peer;
         Box::pin(async move {
             let mut resp = fut.await?;
@@ -415,6 +471,8 @@ impl Router {
             } else if status == 403 {
                 ops.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
                 let delay = ops.throttle.failure(ip, &claimed);
+                // The slowed answer must not hold a concurrency slot meanwhile.
+                guard.permit = None;
                 tokio::time::sleep(delay).await;
             }
             let op = facts.op.get().map_or("unknown", String::as_str);
@@ -499,11 +557,79 @@ fn slow_down(left: Duration, msg: &str) -> s3s::HttpResponse {
         .expect("static response")
 }
 
+/// An S3 error answered before the s3s service saw the request; `close` when its body is
+/// left unread.
+fn s3_error(r: &crate::preauth::Refusal, close: bool) -> s3s::HttpResponse {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>",
+        r.code, r.message
+    );
+    let mut b = http::Response::builder()
+        .status(r.status)
+        .header("content-type", "application/xml");
+    if close {
+        b = b.header("connection", "close");
+    }
+    b.body(s3s::Body::from(xml)).expect("static response")
+}
+
+/// A request body that gives up, and closes its connection, when the client sends nothing
+/// for `limit` while the gateway waits on it: a half-sent request cannot hold a concurrency
+/// slot (and its memory) forever. Time the gateway spends elsewhere does not count.
+struct Progressing {
+    inner: Incoming,
+    limit: Duration,
+    conn: Arc<Conn>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl http_body::Body for Progressing {
+    type Data = Bytes;
+    type Error = s3s::StdError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        if let Poll::Ready(r) = Pin::new(&mut this.inner).poll_frame(cx) {
+            this.timer = None;
+            return Poll::Ready(r.map(|f| f.map_err(Into::into)));
+        }
+        let limit = this.limit;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                tracing::info!(
+                    limit_secs = limit.as_secs(),
+                    "request body made no progress; connection closed (server.idle_timeout_secs)"
+                );
+                this.conn.cut();
+                Poll::Ready(Some(Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("the client sent nothing for {} s", limit.as_secs()),
+                )))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Held until the response body is done: the in-flight gauge and the concurrency permit
 /// cover streaming, not just the time to the headers.
 struct InFlight {
     ops: Arc<Ops>,
-    _permit: Option<OwnedSemaphorePermit>,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Drop for InFlight {

@@ -92,25 +92,13 @@ impl Throttle {
     }
 }
 
-/// The access key a request claims, from the Authorization header or a presigned URL's
-/// `X-Amz-Credential`; "-" when it claims none. Only used as a throttle key.
+/// The access key the signature check will use for this request, in s3s's order (see
+/// [`crate::preauth`]); "-" when it has none or it is malformed, so such failures count per
+/// source address. Only used as a throttle key.
 pub fn claimed_access_key(req: &http::request::Parts) -> String {
-    let from_header = req
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').next());
-    let from_query = || {
-        req.uri.query().and_then(|q| {
-            q.split('&')
-                .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))
-                .and_then(|c| c.split("%2F").next().or_else(|| c.split('/').next()))
-        })
-    };
-    let k = from_header.or_else(from_query).unwrap_or("-");
-    // Bounded, so a hostile header cannot grow the map's keys without limit.
-    k.chars().take(128).collect()
+    let q = crate::preauth::Query::parse(req.uri.query());
+    let scheme = crate::preauth::scheme(req, &q);
+    crate::preauth::throttle_key(req, &q, scheme)
 }
 
 #[cfg(test)]
@@ -123,6 +111,7 @@ mod tests {
             window_secs: 60,
             lockout_secs: 60,
             failure_delay_ms: 100,
+            allow_sigv2: false,
         }
     }
 
@@ -152,10 +141,12 @@ mod tests {
             .unwrap()
             .into_parts();
         assert_eq!(claimed_access_key(&p), "AKID");
-        let (p, _) = http::Request::get("/b/k?X-Amz-Credential=PRE%2F2026%2Fx&X-Amz-Expires=5")
-            .body(())
-            .unwrap()
-            .into_parts();
+        let (p, _) = http::Request::get(
+            "/b/k?X-Amz-Credential=PRE%2F20260101%2Fx%2Fs3%2Faws4_request&X-Amz-Signature=0",
+        )
+        .body(())
+        .unwrap()
+        .into_parts();
         assert_eq!(claimed_access_key(&p), "PRE");
         let (p, _) = http::Request::get("/b/k").body(()).unwrap().into_parts();
         assert_eq!(claimed_access_key(&p), "-");

@@ -48,6 +48,8 @@ pub struct Seal {
     local_root: Option<std::path::PathBuf>,
     /// Storage policy per bucket/prefix (mode, size and type limits).
     buckets: Arc<bucket_policy::BucketPolicies>,
+    /// Users' access rules, to show each user only the buckets its rules name.
+    access: Option<crate::policy::Policy>,
 }
 
 impl Seal {
@@ -59,6 +61,7 @@ impl Seal {
             stats: Arc::default(),
             local_root: None,
             buckets: Arc::default(),
+            access: None,
         }
     }
 
@@ -80,6 +83,12 @@ impl Seal {
             .await
             .map(|_| ())
             .map_err(|e| format!("{}: {}", e.code().as_str(), e.message().unwrap_or("")))
+    }
+
+    /// ListBuckets then lists, for a restricted user, only the buckets some rule names.
+    pub fn with_policy(mut self, p: crate::policy::Policy) -> Self {
+        self.access = Some(p);
+        self
     }
 
     pub fn with_bucket_policies(mut self, p: bucket_policy::BucketPolicies) -> Self {
@@ -348,6 +357,24 @@ impl S3 for Seal {
         Ok(resp)
     }
 
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        let user = req.credentials.as_ref().map(|c| c.access_key.clone());
+        let mut resp = self.up.list_buckets(req).await?;
+        if let (Some(p), Some(user), Some(list)) =
+            (&self.access, user, resp.output.buckets.as_mut())
+        {
+            list.retain(|b| b.name.as_deref().is_some_and(|n| p.touches(&user, n)));
+        }
+        // S3 lists buckets in name order; s3s-fs answers in directory order.
+        if let Some(list) = resp.output.buckets.as_mut() {
+            list.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        Ok(resp)
+    }
+
     // Operations whose semantics cannot be kept honestly on sealed data: refuse clearly
     // rather than hand ciphertext (or ciphertext sizes) to a client as if it were plaintext.
     async fn select_object_content(
@@ -454,7 +481,6 @@ impl S3 for Seal {
         list_bucket_intelligent_tiering_configurations: ListBucketIntelligentTieringConfigurationsInput => ListBucketIntelligentTieringConfigurationsOutput;
         list_bucket_inventory_configurations: ListBucketInventoryConfigurationsInput => ListBucketInventoryConfigurationsOutput;
         list_bucket_metrics_configurations: ListBucketMetricsConfigurationsInput => ListBucketMetricsConfigurationsOutput;
-        list_buckets: ListBucketsInput => ListBucketsOutput;
         list_directory_buckets: ListDirectoryBucketsInput => ListDirectoryBucketsOutput;
         list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput;
         list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput;

@@ -292,6 +292,16 @@ impl Seal {
     ) -> S3Result<S3Response<ListPartsOutput>> {
         let client_id = req.input.upload_id.clone();
         let i = &mut req.input;
+        // Only passthrough locations hand out raw store ids. Elsewhere a raw id is someone
+        // else's upload seen in ListMultipartUploads (the store does not bind ids to keys).
+        if !upload_id::is_ours(&i.upload_id)
+            && self.buckets.lookup(&i.bucket, &i.key).mode != crate::config::BucketMode::Passthrough
+        {
+            return Err(S3Error::with_message(
+                s3s::S3ErrorCode::NoSuchUpload,
+                "this upload id was not issued by s3seal for this key; use the id CreateMultipartUpload returned",
+            ));
+        }
         let (up_id, _) = self
             .resolve_upload(&i.upload_id, &i.bucket, &i.key, false, None)
             .await?;

@@ -296,7 +296,7 @@ pub fn client(endpoint: &str, ak: &str, sk: &str) -> Client {
 
 /// Serves a second s3s-fs over the same directory (credentials testing/testing), so tests can
 /// read the store exactly as stored without going through the gateway.
-async fn serve_plain_fs(root: &std::path::Path) -> String {
+pub async fn serve_plain_fs(root: &std::path::Path) -> String {
     // The same embedded store the gateway uses (one instance per directory per process).
     let fs = s3seal::store::Store::open(root).expect("embedded store");
     let mut b = s3s::service::S3ServiceBuilder::new(fs);

@@ -1,0 +1,342 @@
+//! What the HTTP front decides from a request's head alone, before the s3s service reads a
+//! body byte: requests the gateway refuses outright (browser form uploads, anonymous
+//! requests, SigV2 unless enabled, presigned URLs valid for more than a week, oversized POST
+//! bodies), and the identity the signature check will use, which the failed-login throttle
+//! counts against.
+//!
+//! The scheme mirrors s3s 0.14.1's order (`ops/signature.rs`, `SignatureContext::check`):
+//! a multipart/form-data POST is a form; else a `Signature` query is a SigV2 presigned URL;
+//! else an `Authorization: AWS ak:sig` header is SigV2; else an `X-Amz-Signature` query is a
+//! SigV4 presigned URL; else any `Authorization` header is SigV4; else the request is
+//! anonymous. Keying the throttle by anything else (say, a bogus header next to a presigned
+//! query) would let an attacker spread guesses over throwaway keys.
+
+/// S3's cap on a SigV4 presigned URL's lifetime (seven days).
+pub const MAX_PRESIGNED_EXPIRES_SECS: u64 = 604_800;
+
+/// Largest body accepted on a POST (DeleteObjects, CompleteMultipartUpload, ...: XML the
+/// service must buffer whole). S3's own largest such bodies (1000 keys, 10 000 parts) stay
+/// well below it. Also s3s's `xml_max_body_size`.
+pub const MAX_XML_BODY: usize = 8 << 20;
+
+/// The throttle key of requests whose credential is missing or cannot be parsed: such
+/// failures count per source address.
+pub const NO_KEY: &str = "-";
+
+/// How s3s will authenticate a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Anonymous,
+    FormPost,
+    V2Query,
+    V2Header,
+    V4Query,
+    V4Header,
+}
+
+/// A refusal, answered as an S3 error without reading the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The request's query, decoded as s3s decodes it (`application/x-www-form-urlencoded`).
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(q: Option<&str>) -> Query {
+        let pairs = q
+            .unwrap_or("")
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (form_decode(k), form_decode(v))
+            })
+            .collect();
+        Query(pairs)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `+` is a space; `%XX` escapes decode; a bad escape stays as written (lossy, like
+/// `form_urlencoded`).
+fn form_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn is_form_post(req: &http::request::Parts) -> bool {
+    req.method == http::Method::POST
+        && req
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .get(..19)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("multipart/form-data"))
+            })
+}
+
+fn authorization(req: &http::request::Parts) -> Option<&str> {
+    req.headers
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""))
+}
+
+/// `AWS ak:sig`, as s3s's `AuthorizationV2::parse`.
+fn v2_header_key(auth: &str) -> Option<&str> {
+    auth.strip_prefix("AWS ")?.split_once(':').map(|(k, _)| k)
+}
+
+pub fn scheme(req: &http::request::Parts, q: &Query) -> Scheme {
+    if is_form_post(req) {
+        return Scheme::FormPost;
+    }
+    if q.has("Signature") {
+        return Scheme::V2Query;
+    }
+    let auth = authorization(req);
+    if auth.and_then(v2_header_key).is_some() {
+        return Scheme::V2Header;
+    }
+    if q.has("X-Amz-Signature") {
+        return Scheme::V4Query;
+    }
+    if auth.is_some() {
+        return Scheme::V4Header;
+    }
+    Scheme::Anonymous
+}
+
+/// What the gateway refuses from the head alone; `None`: hand it to s3s.
+pub fn screen(
+    req: &http::request::Parts,
+    q: &Query,
+    scheme: Scheme,
+    allow_sigv2: bool,
+) -> Option<Refusal> {
+    match scheme {
+        Scheme::FormPost => {
+            return Some(Refusal::new(
+                501,
+                "NotImplemented",
+                "browser POST uploads are not supported by s3seal; use PUT or a presigned PUT URL",
+            ));
+        }
+        Scheme::Anonymous => {
+            return Some(Refusal::new(
+                403,
+                "AccessDenied",
+                "Anonymous requests are not allowed: sign the request with a user's access key (AWS Signature Version 4).",
+            ));
+        }
+        Scheme::V2Query | Scheme::V2Header if !allow_sigv2 => {
+            return Some(Refusal::new(
+                400,
+                "InvalidRequest",
+                "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+            ));
+        }
+        Scheme::V4Query => {
+            let too_long = q.get("X-Amz-Expires").is_some_and(|v| {
+                !v.is_empty()
+                    && v.bytes().all(|c| c.is_ascii_digit())
+                    && v.parse::<u64>()
+                        .map_or(true, |n| n > MAX_PRESIGNED_EXPIRES_SECS)
+            });
+            if too_long {
+                return Some(Refusal::new(
+                    400,
+                    "AuthorizationQueryParametersError",
+                    "X-Amz-Expires must be less than a week (in seconds) that is; 604800",
+                ));
+            }
+        }
+        _ => {}
+    }
+    if req.method == http::Method::POST
+        && content_length(req).is_some_and(|n| n > MAX_XML_BODY as u64)
+    {
+        return Some(Refusal::new(
+            400,
+            "MaxMessageLengthExceeded",
+            format!(
+                "Your request was too big: request bodies of POST operations are limited to {} MiB.",
+                MAX_XML_BODY >> 20
+            ),
+        ));
+    }
+    None
+}
+
+fn content_length(req: &http::request::Parts) -> Option<u64> {
+    req.headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The access key the signature check will look up; [`NO_KEY`] when there is none or the
+/// credential does not parse (then failures count per source address). Bounded, so a
+/// hostile value cannot grow the throttle's keys without limit.
+pub fn throttle_key(req: &http::request::Parts, q: &Query, scheme: Scheme) -> String {
+    let key = match scheme {
+        Scheme::Anonymous | Scheme::FormPost => None,
+        Scheme::V2Query => q.get("AWSAccessKeyId"),
+        Scheme::V2Header => authorization(req).and_then(v2_header_key),
+        Scheme::V4Query => q.get("X-Amz-Credential").and_then(credential_key),
+        Scheme::V4Header => authorization(req).and_then(v4_header_key),
+    };
+    match key {
+        Some(k) if !k.is_empty() && k.len() <= 128 && !k.chars().any(char::is_control) => {
+            k.to_owned()
+        }
+        _ => NO_KEY.to_owned(),
+    }
+}
+
+/// `ALGORITHM Credential=<credential>, ...`, as s3s's `parse_authorization`.
+fn v4_header_key(auth: &str) -> Option<&str> {
+    let rest = auth.split_once(|c: char| c.is_ascii_whitespace())?.1;
+    let rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let cred = rest.strip_prefix("Credential=")?;
+    credential_key(cred.split(',').next()?)
+}
+
+/// `ak/yyyymmdd/region/service/aws4_request`, as s3s's `parse_credential`: the access key is
+/// everything before the first `/`; the rest must be well-formed.
+fn credential_key(c: &str) -> Option<&str> {
+    let (ak, rest) = c.split_once('/')?;
+    let (date, rest) = rest.split_once('/')?;
+    let (_region, rest) = rest.split_once('/')?;
+    let (service, rest) = rest.split_once('/')?;
+    let date_ok = date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit());
+    (date_ok && !service.is_empty() && rest == "aws4_request").then_some(ak)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(uri: &str, headers: &[(&str, &str)]) -> http::request::Parts {
+        let mut b = http::Request::get(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    fn key(uri: &str, headers: &[(&str, &str)]) -> String {
+        let p = parts(uri, headers);
+        let q = Query::parse(p.uri.query());
+        throttle_key(&p, &q, scheme(&p, &q))
+    }
+
+    #[test]
+    fn the_presigned_query_wins_over_a_header_as_in_s3s() {
+        let sig = "X-Amz-Signature=00";
+        let uri =
+            format!("/b/k?X-Amz-Credential=alice%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&{sig}");
+        let bogus = (
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=zzz/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=1",
+        );
+        assert_eq!(key(&uri, &[bogus]), "alice");
+        assert_eq!(key("/b/k", &[bogus]), "zzz");
+        // A raw `/` and any region still name the same user.
+        let raw = format!(
+            "/b/k?X-Amz-Credential=alice/20260101/r-{}/s3/aws4_request&{sig}",
+            7
+        );
+        assert_eq!(key(&raw, &[]), "alice");
+        // Unparsable credentials count per address.
+        assert_eq!(
+            key(&format!("/b/k?X-Amz-Credential=alice&{sig}"), &[]),
+            NO_KEY
+        );
+        assert_eq!(key("/b/k", &[]), NO_KEY);
+        // SigV2 comes first in s3s.
+        assert_eq!(
+            key(
+                &format!("/b/k?AWSAccessKeyId=bob&Signature=x&Expires=1&{sig}"),
+                &[bogus]
+            ),
+            "bob"
+        );
+        assert_eq!(key("/b/k", &[("authorization", "AWS carol:sig")]), "carol");
+    }
+
+    #[test]
+    fn screening() {
+        let s = |uri: &str, h: &[(&str, &str)], v2: bool| {
+            let p = parts(uri, h);
+            let q = Query::parse(p.uri.query());
+            screen(&p, &q, scheme(&p, &q), v2).map(|r| r.code)
+        };
+        assert_eq!(s("/b/k", &[], false), Some("AccessDenied"));
+        assert_eq!(
+            s("/b/k?X-Amz-Expires=604801&X-Amz-Signature=0", &[], false),
+            Some("AuthorizationQueryParametersError")
+        );
+        assert_eq!(
+            s("/b/k?X-Amz-Expires=604800&X-Amz-Signature=0", &[], false),
+            None
+        );
+        assert_eq!(s("/b/k?Signature=x", &[], false), Some("InvalidRequest"));
+        assert_eq!(s("/b/k?Signature=x", &[], true), None);
+        assert_eq!(
+            s("/b/k", &[("authorization", "AWS a:b")], false),
+            Some("InvalidRequest")
+        );
+        assert_eq!(form_decode("a%2Fb+c%zz%4"), "a/b c%zz%4");
+    }
+}

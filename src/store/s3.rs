@@ -152,14 +152,25 @@ fn preconditions(
             ETagCondition::ETag(e) => cur.weak_cmp(e),
         };
         if hit {
-            return Err(s3_error!(NotModified));
+            return Err(not_modified(m));
         }
     } else if let Some(t) = if_modified_since
         && modified <= secs(t)
     {
-        return Err(s3_error!(NotModified));
+        return Err(not_modified(m));
     }
     Ok(())
+}
+
+/// 304 Not Modified carries the object's ETag, as S3's does.
+fn not_modified(m: &ObjMeta) -> s3s::S3Error {
+    let mut e = s3_error!(NotModified);
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", m.etag)) {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::ETAG, v);
+        e.set_headers(h);
+    }
+    e
 }
 
 /// A body received into a new, fsynced body file (not yet referenced by the index).
@@ -480,6 +491,18 @@ fn object_dto(k: String, m: &ObjMeta, enc: bool) -> Object {
     }
 }
 
+/// The one owner of everything in the store (S3 lists an owner in ListObjects v1, with
+/// fetch-owner in v2, in ListBuckets and ListMultipartUploads).
+fn owner() -> Owner {
+    Owner {
+        display_name: Some("s3seal".to_owned()),
+        id: Some("s3seal".to_owned()),
+    }
+}
+
+/// S3's Content-Type for an object stored without one.
+const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
+
 fn upload_dto_checks(parts: &[CompletedPart]) -> S3Result<()> {
     let mut prev = 0;
     for p in parts {
@@ -548,7 +571,10 @@ impl S3 for Store {
         req: S3Request<HeadBucketInput>,
     ) -> S3Result<S3Response<HeadBucketOutput>> {
         self.no_bucket(&req.input.bucket)?;
-        Ok(S3Response::new(HeadBucketOutput::default()))
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some("us-east-1".to_owned()),
+            ..Default::default()
+        }))
     }
 
     async fn get_bucket_location(
@@ -575,6 +601,7 @@ impl S3 for Store {
         });
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
+            owner: Some(owner()),
             ..Default::default()
         }))
     }
@@ -720,7 +747,10 @@ impl S3 for Store {
             last_modified: Some(ts(m.modified_ms)),
             e_tag: Some(etag(&m.etag)),
             metadata: Some(m.user.clone().into_iter().collect()),
-            content_type: i.response_content_type.or(h("content-type")),
+            content_type: i
+                .response_content_type
+                .or(h("content-type"))
+                .or(Some(DEFAULT_CONTENT_TYPE.to_owned())),
             content_encoding: i.response_content_encoding.or(h("content-encoding")),
             content_disposition: i.response_content_disposition.or(h("content-disposition")),
             content_language: i.response_content_language.or(h("content-language")),
@@ -765,14 +795,14 @@ impl S3 for Store {
                 None
             }
         };
-        Ok(S3Response::new(HeadObjectOutput {
+        let resp = S3Response::new(HeadObjectOutput {
             content_length: Some((end - start) as i64),
             content_range: range.map(|(s, e)| format!("bytes {s}-{}/{}", e - 1, m.size)),
             accept_ranges: Some("bytes".to_owned()),
             last_modified: Some(ts(m.modified_ms)),
             e_tag: Some(etag(&m.etag)),
             metadata: Some(m.user.clone().into_iter().collect()),
-            content_type: h("content-type"),
+            content_type: h("content-type").or(Some(DEFAULT_CONTENT_TYPE.to_owned())),
             content_encoding: h("content-encoding"),
             content_disposition: h("content-disposition"),
             content_language: h("content-language"),
@@ -786,7 +816,18 @@ impl S3 for Store {
             checksum_crc64nvme: cs("crc64nvme"),
             parts_count,
             ..Default::default()
-        }))
+        });
+        // S3 sends the tag count on HEAD too; s3s's HeadObjectOutput has no field for it.
+        let mut resp = resp;
+        if !m.tags.is_empty() {
+            resp.headers.insert(
+                "x-amz-tagging-count",
+                http::HeaderValue::from(m.tags.len() as u64),
+            );
+        }
+        // s3s answers 206 for a GET with Content-Range but always 200 for a HEAD (it ignores
+        // S3Response::status for its operations); S3 answers 206 to both.
+        Ok(resp)
     }
 
     async fn delete_object(
@@ -977,7 +1018,10 @@ impl S3 for Store {
             contents: Some(
                 page.objects
                     .into_iter()
-                    .map(|(k, m)| object_dto(k, &m, enc))
+                    .map(|(k, m)| Object {
+                        owner: Some(owner()),
+                        ..object_dto(k, &m, enc)
+                    })
                     .collect(),
             ),
             common_prefixes: Some(
@@ -1032,6 +1076,7 @@ impl S3 for Store {
         })?;
         let e = |s: String| if enc { url_encode(&s) } else { s };
         let key_count = (page.objects.len() + page.prefixes.len()) as i32;
+        let fetch_owner = i.fetch_owner == Some(true);
         let next = if page.truncated {
             page.last.as_ref().map(|l| b64.encode(l))
         } else {
@@ -1051,7 +1096,10 @@ impl S3 for Store {
             contents: Some(
                 page.objects
                     .into_iter()
-                    .map(|(k, m)| object_dto(k, &m, enc))
+                    .map(|(k, m)| Object {
+                        owner: fetch_owner.then(owner),
+                        ..object_dto(k, &m, enc)
+                    })
                     .collect(),
             ),
             common_prefixes: Some(
@@ -1348,11 +1396,8 @@ impl S3 for Store {
                 ..Default::default()
             })
             .collect();
-        let next = if truncated {
-            parts.last().and_then(|p| p.part_number)
-        } else {
-            None
-        };
+        // S3 names the last listed part whether or not the list is truncated.
+        let next = parts.last().and_then(|p| p.part_number);
         Ok(S3Response::new(ListPartsOutput {
             bucket: Some(i.bucket),
             key: Some(i.key),
@@ -1360,8 +1405,14 @@ impl S3 for Store {
             parts: Some(parts),
             is_truncated: Some(truncated),
             max_parts: Some(max as i32),
-            part_number_marker: i.part_number_marker,
+            part_number_marker: Some(i.part_number_marker.unwrap_or(0)),
             next_part_number_marker: next,
+            initiator: Some(Initiator {
+                display_name: Some("s3seal".to_owned()),
+                id: Some("s3seal".to_owned()),
+            }),
+            owner: Some(owner()),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             ..Default::default()
         }))
     }
@@ -1383,7 +1434,19 @@ impl S3 for Store {
         });
         ups.sort_by(|a, b| (&a.0, a.2, &a.1).cmp(&(&b.0, b.2, &b.1)));
         if let Some(km) = i.key_marker.as_deref().filter(|k| !k.is_empty()) {
-            ups.retain(|u| u.0.as_str() > km);
+            // With an upload-id-marker, the uploads of the marker key after that upload
+            // follow (S3's pagination inside one key); without one, the next key's.
+            let after = i
+                .upload_id_marker
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .and_then(|uid| ups.iter().position(|u| u.0 == km && u.1 == uid));
+            match after {
+                Some(pos) => {
+                    ups.drain(..=pos);
+                }
+                None => ups.retain(|u| u.0.as_str() > km),
+            }
         }
         let truncated = ups.len() > max;
         ups.truncate(max);
@@ -1393,7 +1456,8 @@ impl S3 for Store {
             prefix: i.prefix,
             max_uploads: Some(max as i32),
             is_truncated: Some(truncated),
-            key_marker: i.key_marker,
+            key_marker: Some(i.key_marker.unwrap_or_default()),
+            upload_id_marker: Some(i.upload_id_marker.unwrap_or_default()),
             next_key_marker: last.as_ref().filter(|_| truncated).map(|l| l.0.clone()),
             next_upload_id_marker: last.as_ref().filter(|_| truncated).map(|l| l.1.clone()),
             uploads: Some(
@@ -1402,6 +1466,12 @@ impl S3 for Store {
                         key: Some(k),
                         upload_id: Some(id),
                         initiated: Some(ts(t)),
+                        initiator: Some(Initiator {
+                            display_name: Some("s3seal".to_owned()),
+                            id: Some("s3seal".to_owned()),
+                        }),
+                        owner: Some(owner()),
+                        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
                         ..Default::default()
                     })
                     .collect(),

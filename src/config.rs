@@ -166,7 +166,7 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum UpstreamConfig {
-    /// The embedded store: s3s-fs over a local directory.
+    /// The embedded store (`src/store`) in a local directory.
     Local {
         #[serde(default = "default_data_dir")]
         path: PathBuf,

@@ -86,9 +86,7 @@ impl Gateway {
         seal = seal.with_bucket_policies(crate::seal::bucket_policy::BucketPolicies::new(
             cfg.buckets.clone(),
         ));
-        if let crate::config::UpstreamConfig::Local { path } = &cfg.upstream {
-            seal = seal.with_local_root(path.clone());
-        }
+        // The embedded store is a full S3 store: no s3s-fs workarounds (`with_local_root`).
         let tls = match &cfg.server.tls {
             Some(t) => {
                 let tls = crate::tls::Tls::load(&t.cert, &t.key)?;

@@ -1,11 +1,13 @@
 //! Which object keys the store behind the gateway can hold faithfully.
 //!
-//! S3 keys are opaque byte strings: `a//b`, `./x` and `..` are ordinary keys on S3. The
-//! embedded s3s-fs store maps keys to file paths and resolves `.`/`..`, so on it such keys
-//! name *other* objects, other buckets or its own metadata files (path traversal). The
-//! restriction is therefore a property of the upstream: strict for s3s-fs, none for a remote
-//! S3. Keys are checked before the access policy and before the store, so the rule check
-//! and the store always see the same, literal key.
+//! S3 keys are opaque byte strings: `a//b`, `./x` and `..` are ordinary keys on S3. A store
+//! that maps keys to file paths (s3s-fs, the old embedded store) resolves `.`/`..`, so on it
+//! such keys name *other* objects, other buckets or its own metadata files (path traversal).
+//! The restriction is therefore a property of the upstream. Every upstream s3seal has now
+//! keeps keys literally — remote S3 and the embedded store (`src/store`, where nothing in a
+//! key ever becomes a path) — so all get [`KeyRules::Any`]; [`KeyRules::FilePaths`] stays for
+//! a path-mapped store. Keys are checked before the access policy and before the store, so
+//! the rule check and the store always see the same, literal key.
 
 use crate::config::UpstreamConfig;
 use s3s::{S3Error, S3ErrorCode, S3Result};
@@ -26,12 +28,10 @@ pub enum KeyRules {
 }
 
 impl KeyRules {
-    /// The rules of a configured upstream.
-    pub fn for_upstream(cfg: &UpstreamConfig) -> KeyRules {
-        match cfg {
-            UpstreamConfig::Local { .. } => KeyRules::FilePaths,
-            _ => KeyRules::Any,
-        }
+    /// The rules of a configured upstream: every upstream keeps keys literally (the
+    /// embedded store indexes keys as byte strings and names body files by random ids).
+    pub fn for_upstream(_cfg: &UpstreamConfig) -> KeyRules {
+        KeyRules::Any
     }
 
     /// Refuses an object key the store cannot hold faithfully, with a message saying why.

@@ -23,6 +23,7 @@
 //! - [`preauth`]: what the HTTP front refuses from a request's head alone, and the identity
 //!   the signature check will use (for the throttle).
 //! - [`credentials`]: generated credentials of the embedded default.
+//! - [`store`]: the embedded store (index journal + body files), default local upstream.
 //! - [`keyrules`]: which keys the store holds faithfully (no path traversal on s3s-fs).
 //! - [`console`]: the web console at `/console`, acting only through the S3 service as the
 //!   logged-in user.
@@ -43,6 +44,7 @@ pub mod redact;
 pub mod rotate;
 pub mod seal;
 pub mod server;
+pub mod store;
 pub mod throttle;
 pub mod tls;
 pub mod tools;

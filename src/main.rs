@@ -86,6 +86,27 @@ enum Cmd {
         #[arg(long, requires = "add")]
         activate: bool,
     },
+    /// Copy an s3s-fs data directory (the local store before the embedded store) into a new
+    /// embedded store directory; then point upstream.path at --to.
+    ImportFs {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Serve the bare embedded store (NO encryption) with one static credential: for
+    /// conformance tests and benchmarks only.
+    #[command(hide = true)]
+    StoreServe {
+        #[arg(long)]
+        path: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value = "storekey")]
+        access_key: String,
+        #[arg(long, default_value = "storesecret")]
+        secret_key: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -261,6 +282,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await
                 }
             }
+        }
+        Cmd::ImportFs { from, to } => {
+            init_logs(false);
+            let (b, o) = s3seal::store::import::import_fs(&from, &to).await?;
+            println!(
+                "imported {o} objects in {b} buckets from {} into {}",
+                from.display(),
+                to.display()
+            );
+            Ok(())
+        }
+        Cmd::StoreServe {
+            path,
+            listen,
+            access_key,
+            secret_key,
+        } => {
+            init_logs(false);
+            let l = tokio::net::TcpListener::bind(listen).await?;
+            println!(
+                "store-serve: {} on http://{}",
+                path.display(),
+                l.local_addr()?
+            );
+            s3seal::store::serve_direct(&path, l, &access_key, &secret_key).await
         }
         Cmd::Keygen {
             key_file,

@@ -1,4 +1,4 @@
-//! Builds the upstream store `U` from config: the embedded s3s-fs directory or a remote S3
+//! Builds the upstream store `U` from config: the embedded store directory or a remote S3
 //! endpoint through aws-sdk-s3 (s3s-aws `Proxy`). Both are plain `s3s::S3` values, so the
 //! encryption layer cannot tell them apart.
 
@@ -12,7 +12,9 @@ pub type Upstream = Arc<dyn S3>;
 /// A human description for the startup banner, e.g. `local directory ./data`.
 pub fn describe(cfg: &UpstreamConfig) -> String {
     match cfg {
-        UpstreamConfig::Local { path } => format!("local directory {} (s3s-fs)", path.display()),
+        UpstreamConfig::Local { path } => {
+            format!("local directory {} (embedded store)", path.display())
+        }
         UpstreamConfig::S3 {
             endpoint,
             region,
@@ -37,9 +39,9 @@ pub async fn build(cfg: &UpstreamConfig) -> anyhow::Result<Upstream> {
             std::fs::create_dir_all(path).map_err(|e| {
                 anyhow::anyhow!("upstream.path {}: cannot create: {e}", path.display())
             })?;
-            let fs = s3s_fs::FileSystem::new(path)
-                .map_err(|e| anyhow::anyhow!("upstream.path {}: {e:?}", path.display()))?;
-            Ok(Arc::new(fs))
+            let store = crate::store::Store::open(path)
+                .map_err(|e| anyhow::anyhow!("upstream.path {}: {e}", path.display()))?;
+            Ok(Arc::new(store))
         }
         UpstreamConfig::S3 {
             endpoint,

@@ -206,18 +206,19 @@ async fn ranges_across_part_and_segment_boundaries() {
 
 #[tokio::test]
 async fn part_reupload_uses_fresh_key_material() {
-    // s3s-fs keeps in-progress parts as files: read them to compare the two uploads of
-    // part 1 byte for byte.
+    // The embedded store keeps in-progress parts as body files under blobs/ (the only body
+    // file here): read them to compare the two uploads of part 1 byte for byte.
     let gw = TestGateway::start(Upstream::Fs).await;
     let b = gw.bucket().await;
     let id = create(&gw.client, &b, "re").await;
     let data = pattern(5 * MIB, 1);
     let part_file = || {
-        let dir = gw.dir.path().join("data");
+        let dir = gw.dir.path().join("data").join("blobs");
         let f = std::fs::read_dir(&dir)
             .unwrap()
             .filter_map(|e| e.ok())
-            .find(|e| e.file_name().to_string_lossy().ends_with(".part-1"))
+            .flat_map(|d| std::fs::read_dir(d.path()).unwrap().filter_map(|e| e.ok()))
+            .next()
             .expect("part file");
         std::fs::read(f.path()).unwrap()
     };

@@ -25,7 +25,9 @@ fn cli(cfg: &std::path::Path, args: &[&str]) -> (bool, String, Vec<u8>) {
     )
 }
 
-#[tokio::test]
+// Multi-threaded: the CLI runs as a blocking child process while this runtime serves the
+// store it talks to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_check_resume_retire_inspect_and_decrypt() {
     let gw = TestGateway::start(Upstream::Fs).await;
     let b = gw.bucket().await;
@@ -53,15 +55,18 @@ async fn rotate_check_resume_retire_inspect_and_decrypt() {
         .await
         .unwrap();
 
-    // The CLI's config: the same store and key file as the gateway.
+    // The CLI's config: the same store and key file as the gateway. The embedded store is
+    // held (locked) by the running gateway's process, as two processes writing one index
+    // would corrupt it, so the CLI reaches the same store over S3 (the test harness serves
+    // it at `upstream_endpoint`) — as an operator would while the gateway runs.
     let dir = gw.dir.path().to_path_buf();
     let keys = dir.join("state/keys.toml");
     let cfg = dir.join("cli.toml");
     std::fs::write(
         &cfg,
         format!(
-            "[upstream]\nkind = \"local\"\npath = \"{}\"\n[keys]\nprovider = \"file\"\npath = \"{}\"\n",
-            dir.join("data").display(),
+            "[upstream]\nkind = \"s3\"\nendpoint = \"{}\"\npath_style = true\naccess_key_id = \"testing\"\nsecret_access_key = \"testing\"\n[keys]\nprovider = \"file\"\npath = \"{}\"\n",
+            gw.upstream_endpoint,
             keys.display()
         ),
     )

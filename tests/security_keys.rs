@@ -1,7 +1,14 @@
-//! Issue 16, findings 1 and 9: keys that would escape the embedded store's directory, the
-//! rule check seeing the same key and copy source as the store, and small leaks (bucket
-//! names, raw upload ids, oversized DeleteObjects). Attacks run as restricted users through
-//! the real gateway; the s3s-fs data directory is read directly to prove nothing changed.
+//! Issue 16, findings 1 and 9: keys that would have escaped the old (s3s-fs) store's
+//! directory, the rule check seeing the same key and copy source as the store, and small
+//! leaks (bucket names, raw upload ids, oversized DeleteObjects). Attacks run as restricted
+//! users through the real gateway.
+//!
+//! Since issue 17 the embedded store keeps keys literally (an index of byte strings; body
+//! files named by random ids), so the gateway no longer refuses `..`, `.`, `//` or a leading
+//! `/`: such keys are ordinary objects. What these tests prove instead is that they stay
+//! ordinary: a traversal-looking key is stored and read under its literal name, inside the
+//! prefix the rule check saw, never touches another user's object or bucket, and the data
+//! directory holds only the store's own files.
 
 mod support;
 
@@ -71,6 +78,45 @@ fn data_dir(gw: &TestGateway) -> PathBuf {
     gw.dir.path().join("data")
 }
 
+/// The data directory holds only the store's own layout (`lock`, `index.log`, `tmp/`,
+/// `blobs/xx/<hex id>`): no key ever became a file or directory name.
+fn only_store_files(root: &Path) {
+    for (rel, _) in snapshot(root) {
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let ok = match parts.as_slice() {
+            [f] => ["lock", "index.log", "blobs", "tmp"].contains(&f.as_str()),
+            [t, _] if t == "tmp" => true,
+            [b, d] => b == "blobs" && d.len() == 2 && hex(d),
+            [b, d, f] => b == "blobs" && hex(d) && hex(f) && f.starts_with(d.as_str()),
+            _ => false,
+        };
+        assert!(ok, "unexpected entry in the data dir: {rel:?}");
+    }
+}
+
+/// bob's objects and the bucket list are exactly as `start` left them.
+async fn nothing_of_bob_changed(gw: &TestGateway) {
+    assert_eq!(gw.get("photos", "bob/secret.png").await, b"bob's secret");
+    assert_eq!(gw.get("photos", "bob/victim.png").await, b"bob's victim");
+    assert_eq!(gw.get("photos", "bob/k2.png").await, b"bob's k2");
+    assert_eq!(gw.get("web", "internal/notes.txt").await, b"internal");
+    let names: Vec<String> = gw
+        .client
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_owned))
+        .collect();
+    assert_eq!(names, ["photos", "shared", "web"]);
+}
+
 /// Every file and directory under `root` with its content (directories: empty).
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -109,41 +155,62 @@ fn refused<T: std::fmt::Debug, E: aws_sdk_s3::error::ProvideErrorMetadata + std:
 }
 
 #[tokio::test]
-async fn traversal_keys_are_refused_and_change_nothing_on_disk() {
+async fn traversal_keys_are_literal_and_reach_nothing_else() {
     let (gw, alice, _bob) = start(Upstream::Fs).await;
-    let before = snapshot(&data_dir(&gw));
 
-    // Reads out of a bucket alice may read into one she may not.
+    // Reads out of a bucket alice may read: the literal keys do not exist there.
     for key in [
         "../photos/bob/secret.png",
         "../web/internal/notes.txt",
         "./doc.txt",
     ] {
         let r = alice.get_object().bucket("shared").key(key).send().await;
-        assert_eq!(refused(key, r), "InvalidArgument", "{key}");
+        assert_eq!(refused(key, r), "NoSuchKey", "{key}");
     }
-    // Overwriting bob's object from inside alice's prefix.
-    let r = alice
+    // Inside alice's prefix by its literal name: stored as that key, bob's untouched.
+    alice
         .put_object()
         .bucket("photos")
         .key("alice/../bob/victim.png")
         .body(ByteStream::from_static(b"overwritten"))
         .send()
+        .await
+        .unwrap();
+    let got = alice
+        .get_object()
+        .bucket("photos")
+        .key("alice/../bob/victim.png")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        &got.body.collect().await.unwrap().into_bytes()[..],
+        b"overwritten"
+    );
+    // Outside alice's prefix by its literal name: the rule check refuses it.
+    let r = alice
+        .put_object()
+        .bucket("photos")
+        .key("../photos/bob/victim.png")
+        .body(ByteStream::from_static(b"overwritten"))
+        .send()
         .await;
-    assert_eq!(refused("put traversal", r), "InvalidArgument");
-    // Creating a top-level directory that would list as a bucket.
-    for key in ["../../x", "alice//x", "alice/./x"] {
-        let r = gw
-            .client
+    assert_eq!(refused("put outside the prefix", r), "AccessDenied");
+    // Keys that named directories on s3s-fs are ordinary, distinct objects (admin).
+    for key in ["../../x", "alice//x", "alice/./x", "alice/x"] {
+        gw.client
             .put_object()
             .bucket("photos")
             .key(key)
-            .body(ByteStream::from_static(b"x"))
+            .body(ByteStream::from(key.as_bytes().to_vec()))
             .send()
-            .await;
-        assert_eq!(refused(key, r), "InvalidArgument", "admin too: {key}");
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
     }
-    // Deleting bob's object through a multi-delete entry.
+    for key in ["../../x", "alice//x", "alice/./x", "alice/x"] {
+        assert_eq!(gw.get("photos", key).await, key.as_bytes(), "{key}");
+    }
+    // A multi-delete entry deletes the literal key only.
     let del = Delete::builder()
         .objects(
             ObjectIdentifier::builder()
@@ -153,40 +220,25 @@ async fn traversal_keys_are_refused_and_change_nothing_on_disk() {
         )
         .build()
         .unwrap();
-    let r = alice
+    alice
         .delete_objects()
         .bucket("photos")
         .delete(del)
         .send()
-        .await;
-    assert_eq!(refused("delete_objects", r), "InvalidArgument");
-
-    assert_eq!(
-        snapshot(&data_dir(&gw)),
-        before,
-        "the data directory changed"
-    );
-    assert_eq!(gw.get("photos", "bob/victim.png").await, b"bob's victim");
-    assert_eq!(gw.get("photos", "bob/k2.png").await, b"bob's k2");
-    let names: Vec<String> = gw
-        .client
-        .list_buckets()
-        .send()
         .await
-        .unwrap()
-        .buckets()
-        .iter()
-        .filter_map(|b| b.name().map(str::to_owned))
-        .collect();
-    assert_eq!(names, ["photos", "shared", "web"]);
+        .unwrap();
+
+    nothing_of_bob_changed(&gw).await;
+    only_store_files(&data_dir(&gw));
 }
 
 #[tokio::test]
 async fn copy_source_is_checked_as_the_store_parses_it() {
     let (gw, alice, _bob) = start(Upstream::Fs).await;
-    let before = snapshot(&data_dir(&gw));
     // The old rule check cut this at the first '?', saw "photos/alice/x" and allowed it;
-    // s3s keeps the '?' in the key, and s3s-fs resolved it to bob's object.
+    // s3s keeps the '?' in the key, and s3s-fs resolved it to bob's object. Now the rule
+    // check and the store both see the literal key: inside alice's prefix and absent, or
+    // outside it and denied.
     for src in [
         "photos/alice/x?/../../bob/secret.png",
         "photos/alice/../bob/secret.png",
@@ -201,7 +253,13 @@ async fn copy_source_is_checked_as_the_store_parses_it() {
             .await;
         let code = refused(src, r);
         assert!(
-            code == "InvalidArgument" || code == "AccessDenied",
+            [
+                "NoSuchKey",
+                "AccessDenied",
+                "NoSuchUpload",
+                "InvalidArgument"
+            ]
+            .contains(&code.as_str()),
             "{src}: {code}"
         );
         let up = alice
@@ -215,44 +273,69 @@ async fn copy_source_is_checked_as_the_store_parses_it() {
             .await;
         let code = refused(src, up);
         assert!(
-            code == "InvalidArgument" || code == "AccessDenied",
+            [
+                "NoSuchKey",
+                "AccessDenied",
+                "NoSuchUpload",
+                "InvalidArgument"
+            ]
+            .contains(&code.as_str()),
             "{src}: {code}"
         );
     }
-    assert_eq!(
-        snapshot(&data_dir(&gw)),
-        before,
-        "the data directory changed"
-    );
+    let r = alice
+        .head_object()
+        .bucket("photos")
+        .key("alice/stolen")
+        .send()
+        .await;
+    assert!(r.is_err(), "a copy of bob's object was made: {r:?}");
+    nothing_of_bob_changed(&gw).await;
+    only_store_files(&data_dir(&gw));
 }
 
+/// Keys that made s3s-fs panic or escape answer like any other key: alice is held to her
+/// prefix by the literal key, the admin stores and reads them back under their own names.
 #[tokio::test]
 async fn dot_dot_keys_answer_and_never_drop_the_connection() {
     let (gw, alice, _bob) = start(Upstream::Fs).await;
-    let before = snapshot(&data_dir(&gw));
-    for key in ["..", "alice/../..", ".", "alice/..", "../..", "/", "a\0b"] {
+    fn answered<T, E: std::fmt::Debug>(what: &str, r: &Result<T, SdkError<E>>) {
+        match r {
+            Ok(_) | Err(SdkError::ServiceError(_)) => {}
+            Err(e) => panic!("{what}: no HTTP answer: {e:?}"),
+        }
+    }
+    let keys = ["..", "alice/../..", ".", "alice/..", "../..", "/", "a\0b"];
+    for key in keys {
         for c in [&alice, &gw.client] {
             let r = c.get_object().bucket("photos").key(key).send().await;
-            refused(key, r);
+            answered(key, &r);
             let r = c.head_object().bucket("photos").key(key).send().await;
-            refused(key, r);
+            answered(key, &r);
             let r = c
                 .put_object()
                 .bucket("photos")
                 .key(key)
-                .body(ByteStream::from_static(b"x"))
+                .body(ByteStream::from(key.as_bytes().to_vec()))
                 .send()
                 .await;
-            refused(key, r);
-            let r = c.delete_object().bucket("photos").key(key).send().await;
-            refused(key, r);
+            answered(key, &r);
+            if std::ptr::eq(c, &alice) {
+                assert_eq!(r.is_ok(), key.starts_with("alice/"), "alice PUT {key:?}");
+            } else {
+                r.unwrap_or_else(|e| panic!("admin PUT {key:?}: {e:?}"));
+                assert_eq!(gw.get("photos", key).await, key.as_bytes(), "{key:?}");
+            }
         }
     }
-    assert_eq!(
-        snapshot(&data_dir(&gw)),
-        before,
-        "the data directory changed"
-    );
+    for key in keys {
+        for c in [&alice, &gw.client] {
+            let r = c.delete_object().bucket("photos").key(key).send().await;
+            answered(key, &r);
+        }
+    }
+    nothing_of_bob_changed(&gw).await;
+    only_store_files(&data_dir(&gw));
 }
 
 /// A remote S3 stores `a//b` and `./x` literally, so the gateway passes them; the rule check
@@ -480,17 +563,9 @@ mod property {
                         assert!(k.starts_with("alice/"), "DELETE outside the prefix: {k:?}");
                     }
                 });
-                // Nothing appears outside the bucket directories; bob's objects are intact.
-                for e in std::fs::read_dir(&data).unwrap() {
-                    let e = e.unwrap();
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let ok = ["photos", "shared", "web"].contains(&name.as_str())
-                        || (name.starts_with('.') && e.path().is_file());
-                    prop_assert!(ok, "unexpected entry in the data dir: {name:?}");
-                }
-                for f in ["bob/secret.png", "bob/victim.png", "bob/k2.png"] {
-                    prop_assert!(data.join("photos").join(f).is_file(), "{f} vanished");
-                }
+                // No key became a file; bob's objects are intact.
+                only_store_files(&data);
+                rt.block_on(nothing_of_bob_changed(&gw));
                 Ok(())
             })
             .unwrap();

@@ -1,6 +1,6 @@
 //! Test harness: the real gateway on an ephemeral loopback port over a real upstream.
 //!
-//! `TestGateway::start(Upstream::Fs)` runs s3s-fs in-process on a temp dir;
+//! `TestGateway::start(Upstream::Fs)` runs the embedded store (`src/store`) in-process on a temp dir;
 //! `Upstream::Moto` runs moto's server (shared per test process, or the one named by
 //! `S3SEAL_TEST_MOTO_URL`). Every test gets `gw.client` (aws-sdk-s3 through the gateway,
 //! signed as a proxy user) and `gw.upstream` (aws-sdk-s3 straight to the store, to inspect
@@ -95,7 +95,7 @@ impl TestGateway {
         Self::start_config(kind, cfg, dir, &upstream_endpoint).await
     }
 
-    /// Starts over s3s-fs with the store wrapped by `wrap` (fault injection). Returns the
+    /// Starts over the embedded store with the store wrapped by `wrap` (fault injection). Returns the
     /// wrapped gateway and a plain one over the same store and keys, which owns the
     /// directory: keep both alive.
     pub async fn start_wrapped(
@@ -300,10 +300,11 @@ pub fn client(endpoint: &str, ak: &str, sk: &str) -> Client {
     Client::from_conf(conf)
 }
 
-/// Serves a second s3s-fs over the same directory (credentials testing/testing), so tests can
-/// read the store exactly as stored without going through the gateway.
+/// Serves the gateway's embedded store bare (credentials testing/testing), so tests can read
+/// it exactly as stored without going through the gateway.
 pub async fn serve_plain_fs(root: &std::path::Path) -> String {
-    let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs");
+    // The same embedded store the gateway uses (one instance per directory per process).
+    let fs = s3seal::store::Store::open(root).expect("embedded store");
     let mut b = s3s::service::S3ServiceBuilder::new(fs);
     b.set_auth(s3s::auth::SimpleAuth::from_single("testing", "testing"));
     let service = b.build();

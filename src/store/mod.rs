@@ -1,0 +1,215 @@
+//! The embedded store: an `s3s::S3` implementation for single-node deployments in which keys
+//! are opaque byte strings (nothing in a key ever becomes a path).
+//!
+//! # On-disk layout (under the store directory)
+//!
+//! - `index.log`: the journal of [`index::Rec`] batches (length, SHA-256 prefix, JSON). It is
+//!   the only source of truth for buckets, keys, metadata, ETags and multipart uploads.
+//! - `blobs/xx/<id>`: object bodies and multipart parts, named by 128-bit random ids (`xx` =
+//!   first two hex digits).
+//! - `tmp/`: bodies being received and the journal being compacted; emptied on start.
+//!
+//! # Durability (what is fsynced when)
+//!
+//! A PUT streams the body to `tmp/<id>`, fsyncs the file, renames it to `blobs/xx/<id>` and
+//! fsyncs `blobs/xx/`; only then does it append the index record and fsync `index.log`, and
+//! only then is the new version visible and the request acknowledged. The replaced body file
+//! is deleted after that commit. A crash before the journal fsync leaves the old version (the
+//! orphan body is deleted on start); after it, the new one. Start-up replays the journal
+//! (dropping a torn tail), rewrites it compacted, and deletes every body file the index does
+//! not reference.
+
+pub mod import;
+pub mod index;
+mod s3;
+pub mod serve;
+
+use index::{Journal, Rec, State};
+use s3s::{S3Result, s3_error};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub use serve::serve_direct;
+
+/// The embedded store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    root: PathBuf,
+    state: RwLock<State>,
+    journal: Mutex<Journal>,
+    /// Held (locked) for the store's lifetime.
+    _lock: std::fs::File,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.inner.root.display())
+    }
+}
+
+/// True when `dir` looks like an s3s-fs data directory (bucket directories, no index).
+pub fn looks_like_s3s_fs(dir: &Path) -> bool {
+    if dir.join("index.log").exists() || dir.join("lock").exists() {
+        return false;
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        let n = e.file_name();
+        e.path().is_dir() && n != "blobs" && n != "tmp" && !n.to_string_lossy().starts_with('.')
+    })
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `root`: replays and compacts the journal,
+    /// empties `tmp/`, and deletes unreferenced body files.
+    ///
+    /// Opening a directory this process already has open returns the same store (the test
+    /// harness serves one directory through two services); another process holding it
+    /// gets an error (an exclusive lock on `lock`), since two writers would corrupt it.
+    pub fn open(root: impl AsRef<Path>) -> io::Result<Store> {
+        std::fs::create_dir_all(root.as_ref())?;
+        let root = root.as_ref().canonicalize()?;
+        static OPEN: std::sync::OnceLock<
+            Mutex<std::collections::HashMap<PathBuf, std::sync::Weak<Inner>>>,
+        > = std::sync::OnceLock::new();
+        let mut open = OPEN
+            .get_or_init(Default::default)
+            .lock()
+            .expect("open stores");
+        if let Some(inner) = open.get(&root).and_then(|w| w.upgrade()) {
+            return Ok(Store { inner });
+        }
+        let store = Self::open_new(root.clone())?;
+        open.insert(root, Arc::downgrade(&store.inner));
+        Ok(store)
+    }
+
+    fn open_new(root: PathBuf) -> io::Result<Store> {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(root.join("lock"))?;
+        lock.try_lock().map_err(|_| {
+            io::Error::other(format!(
+                "{} is in use by another process (lock file held)",
+                root.display()
+            ))
+        })?;
+        if looks_like_s3s_fs(&root) {
+            return Err(io::Error::other(format!(
+                "{} holds an s3s-fs directory (the old local store). Move it aside and import it: \
+                 `s3seal import-fs --from OLD_DIR --to {}`",
+                root.display(),
+                root.display()
+            )));
+        }
+        let tmp = root.join("tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp)?;
+        for i in 0..=255u8 {
+            std::fs::create_dir_all(root.join("blobs").join(format!("{i:02x}")))?;
+        }
+        let log = root.join("index.log");
+        let state = index::replay(&log)?;
+        let journal = Journal::rewrite(&log, &tmp.join("index.log.new"), &state)?;
+        let referenced = state.referenced();
+        for sub in std::fs::read_dir(root.join("blobs"))?.flatten() {
+            for f in std::fs::read_dir(sub.path())?.flatten() {
+                if !referenced.contains(&*f.file_name().to_string_lossy()) {
+                    let _ = std::fs::remove_file(f.path());
+                }
+            }
+        }
+        Ok(Store {
+            inner: Arc::new(Inner {
+                root,
+                state: RwLock::new(state),
+                journal: Mutex::new(journal),
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The store directory.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// Path of a body file by id.
+    pub fn blob_path(&self, id: &str) -> PathBuf {
+        self.inner.root.join("blobs").join(&id[..2]).join(id)
+    }
+
+    /// The file holding the current body of `bucket/key`, if any. For tests and tools that
+    /// must look at (or tamper with) stored bytes; the S3 API never needs it.
+    pub fn object_body_path(&self, bucket: &str, key: &str) -> Option<PathBuf> {
+        let st = self.inner.state.read().expect("store lock");
+        let m = st.buckets.get(bucket)?.objects.get(key)?;
+        Some(self.blob_path(&m.blob))
+    }
+
+    fn tmp_path(&self, id: &str) -> PathBuf {
+        self.inner.root.join("tmp").join(id)
+    }
+
+    /// Read access to the index.
+    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.inner.state.read().expect("store lock"))
+    }
+
+    /// Runs `plan` against the current state under the commit lock; the batch it returns is
+    /// appended to the journal and fsynced, then applied. Conditions checked in `plan` hold
+    /// at the commit (one writer at a time). Replaced body files are deleted afterwards.
+    async fn commit<T: Send + 'static>(
+        &self,
+        plan: impl FnOnce(&State) -> S3Result<(Vec<Rec>, T)> + Send + 'static,
+    ) -> S3Result<T> {
+        let this = self.clone();
+        let res = tokio::task::spawn_blocking(move || -> S3Result<(T, Vec<String>)> {
+            let mut journal = this.inner.journal.lock().expect("journal lock");
+            let (batch, out) = {
+                let st = this.inner.state.read().expect("store lock");
+                plan(&st)?
+            };
+            if batch.is_empty() {
+                return Ok((out, Vec::new()));
+            }
+            journal
+                .append(&batch)
+                .map_err(|e| s3_error!(e, InternalError, "store index write failed"))?;
+            let mut freed = Vec::new();
+            let mut st = this.inner.state.write().expect("store lock");
+            for r in batch {
+                freed.extend(st.apply(r));
+            }
+            Ok((out, freed))
+        })
+        .await
+        .map_err(|e| s3_error!(e, InternalError))??;
+        for id in res.1 {
+            let _ = tokio::fs::remove_file(self.blob_path(&id)).await;
+        }
+        Ok(res.0)
+    }
+}
+
+/// A fresh random id (hex of 128 random bits) for body files, upload ids and versions.
+pub fn new_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

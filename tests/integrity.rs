@@ -30,12 +30,18 @@ async fn get(gw: &TestGateway, b: &str, k: &str, range: Option<&str>) -> Seen {
     if let Some(r) = range {
         req = req.range(r);
     }
-    match req.send().await {
+    // No retries: each read is counted once by the gateway's failure metric.
+    let once = aws_sdk_s3::config::Builder::new()
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
+    match req.customize().config_override(once).send().await {
         Ok(out) => match out.body.collect().await {
             Ok(data) => Seen::Complete(data.into_bytes().to_vec()),
             Err(_) => Seen::Cut,
         },
-        Err(e) => Seen::Status(e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0)),
+        // The connection closed before a response head arrived: the transfer was cut
+        // before its first byte (hyper sends the head together with the first body bytes).
+        Err(e) if e.raw_response().is_none() => Seen::Cut,
+        Err(e) => Seen::Status(e.raw_response().map_or(0, |r| r.status().as_u16())),
     }
 }
 

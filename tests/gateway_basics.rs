@@ -292,3 +292,55 @@ async fn empty_delimiter_lists_recursively() {
         assert_eq!(v1.contents().len(), 2, "{kind:?}");
     }
 }
+
+/// Issue 19 item 6: a copy of an object onto itself that changes nothing is S3's
+/// InvalidRequest (it used to succeed and rewrite the object); with new metadata it works
+/// and keeps the body.
+#[tokio::test]
+async fn copy_onto_itself_needs_a_change() {
+    use aws_sdk_s3::types::MetadataDirective;
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let etag = gw.put(&b, "self", b"same bytes").await;
+        let same = gw
+            .client
+            .copy_object()
+            .bucket(&b)
+            .key("self")
+            .copy_source(format!("{b}/self"))
+            .send()
+            .await;
+        assert_eq!(
+            support::error_code(same).as_deref(),
+            Some("InvalidRequest"),
+            "{kind:?}"
+        );
+        let head = gw.client.head_object().bucket(&b).key("self").send().await;
+        assert_eq!(
+            head.unwrap().e_tag(),
+            Some(etag.as_str()),
+            "{kind:?}: unchanged"
+        );
+        gw.client
+            .copy_object()
+            .bucket(&b)
+            .key("self")
+            .copy_source(format!("{b}/self"))
+            .metadata_directive(MetadataDirective::Replace)
+            .metadata("note", "renamed")
+            .send()
+            .await
+            .unwrap();
+        let head = gw.client.head_object().bucket(&b).key("self").send().await;
+        let head = head.unwrap();
+        assert_eq!(
+            head.metadata()
+                .and_then(|m| m.get("note"))
+                .map(String::as_str),
+            Some("renamed"),
+            "{kind:?}"
+        );
+        assert_eq!(gw.get(&b, "self").await, b"same bytes", "{kind:?}");
+    }
+}

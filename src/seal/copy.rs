@@ -88,6 +88,12 @@ impl Seal {
             }
         };
         meta::reject_reserved(req.input.metadata.as_ref())?;
+        if changes_nothing(&req.input, &src_bucket, &src_key, src_version.is_some()) {
+            return Err(s3_error!(
+                InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            ));
+        }
         let i = &mut req.input;
         let src_sse = SourceKey {
             algorithm: i.copy_source_sse_customer_algorithm.clone(),
@@ -497,6 +503,21 @@ impl Seal {
             ..Default::default()
         }))
     }
+}
+
+/// S3 refuses a copy of the current version onto itself that changes nothing; the store would
+/// accept the gateway's copy (it carries a fresh wrap), so the gateway refuses it itself.
+/// Any customer-key header counts as a change of encryption attributes.
+fn changes_nothing(i: &CopyObjectInput, src_bucket: &str, src_key: &str, versioned: bool) -> bool {
+    src_bucket == i.bucket
+        && src_key == i.key
+        && !versioned
+        && !replaces(i)
+        && i.storage_class.is_none()
+        && i.website_redirect_location.is_none()
+        && i.server_side_encryption.is_none()
+        && i.sse_customer_key.is_none()
+        && i.copy_source_sse_customer_key.is_none()
 }
 
 fn replaces(i: &CopyObjectInput) -> bool {

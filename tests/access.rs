@@ -7,28 +7,8 @@ mod support;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use s3seal::config::{RuleConfig, UserConfig};
 use std::time::Duration;
 use support::*;
-
-fn user(ak: &str, sk: &str, rules: Vec<RuleConfig>) -> UserConfig {
-    UserConfig {
-        access_key: ak.into(),
-        secret_key: Some(sk.into()),
-        secret_key_env: None,
-        secret_key_file: None,
-        expires: None,
-        rules,
-    }
-}
-
-fn rule(bucket: &str, prefix: &str, allow: &[&str]) -> RuleConfig {
-    RuleConfig {
-        bucket: bucket.into(),
-        prefix: prefix.into(),
-        allow: allow.iter().map(|s| s.to_string()).collect(),
-    }
-}
 
 const ALICE: (&str, &str) = ("alice", "alice-secret-0001");
 const BOB: (&str, &str) = ("bob", "bob-secret-0002");

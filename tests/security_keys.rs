@@ -16,29 +16,9 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use s3seal::config::{RuleConfig, UserConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use support::*;
-
-fn user(ak: &str, sk: &str, rules: Vec<RuleConfig>) -> UserConfig {
-    UserConfig {
-        access_key: ak.into(),
-        secret_key: Some(sk.into()),
-        secret_key_env: None,
-        secret_key_file: None,
-        expires: None,
-        rules,
-    }
-}
-
-fn rule(bucket: &str, prefix: &str, allow: &[&str]) -> RuleConfig {
-    RuleConfig {
-        bucket: bucket.into(),
-        prefix: prefix.into(),
-        allow: allow.iter().map(|s| s.to_string()).collect(),
-    }
-}
 
 /// alice: everything but admin on `photos/alice/`, read/list on `shared`.
 /// bob: everything but admin on `photos/bob/`. `web` is named by no rule of theirs.

@@ -8,7 +8,7 @@
 #![allow(dead_code)]
 
 use aws_sdk_s3::Client;
-use s3seal::config::{Config, UpstreamConfig, UserConfig};
+use s3seal::config::{Config, RuleConfig, UpstreamConfig, UserConfig};
 use s3seal::gateway::Gateway;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -536,5 +536,26 @@ pub fn init_logs() {
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .with_test_writer()
             .try_init();
+    }
+}
+
+/// A proxy user with an inline secret.
+pub fn user(ak: &str, sk: &str, rules: Vec<RuleConfig>) -> UserConfig {
+    UserConfig {
+        access_key: ak.into(),
+        secret_key: Some(sk.into()),
+        secret_key_env: None,
+        secret_key_file: None,
+        expires: None,
+        rules,
+    }
+}
+
+/// An access rule: `allow` names permissions (read, write, delete, list, admin).
+pub fn rule(bucket: &str, prefix: &str, allow: &[&str]) -> RuleConfig {
+    RuleConfig {
+        bucket: bucket.into(),
+        prefix: prefix.into(),
+        allow: allow.iter().map(|s| s.to_string()).collect(),
     }
 }

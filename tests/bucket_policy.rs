@@ -5,39 +5,14 @@ mod support;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use s3seal::config::{BucketMode, BucketPolicyConfig};
+use s3seal::config::BucketMode;
 use support::*;
-
-fn policy(bucket: &str, prefix: &str, mode: BucketMode) -> BucketPolicyConfig {
-    BucketPolicyConfig {
-        bucket: bucket.into(),
-        prefix: prefix.into(),
-        mode,
-        max_object_size: None,
-        allowed_content_types: vec![],
-    }
-}
-
-async fn start(kind: Upstream, rules: Vec<BucketPolicyConfig>) -> (TestGateway, String) {
-    let gw = TestGateway::start_with(kind, |c| c.buckets = rules).await;
-    let b = gw.bucket().await;
-    (gw, b)
-}
-
-async fn stored_exists(gw: &TestGateway, b: &str, k: &str) -> bool {
-    gw.upstream
-        .head_object()
-        .bucket(b)
-        .key(k)
-        .send()
-        .await
-        .is_ok()
-}
 
 #[tokio::test]
 async fn passthrough_prefix_stores_plaintext_and_the_rest_stays_sealed() {
     for kind in ALL {
-        let (gw, b) = start(kind, vec![policy("*", "public/", BucketMode::Passthrough)]).await;
+        let (gw, b) =
+            start_with_policies(kind, vec![policy("*", "public/", BucketMode::Passthrough)]).await;
         let body = pattern(200_000, 1);
         gw.put(&b, "public/site.css", &body).await;
         gw.put(&b, "private/x", &body).await;
@@ -119,7 +94,7 @@ async fn passthrough_prefix_stores_plaintext_and_the_rest_stays_sealed() {
 #[tokio::test]
 async fn require_refuses_plaintext_planted_in_the_store() {
     for kind in ALL {
-        let (gw, b) = start(kind, vec![policy("*", "", BucketMode::Require)]).await;
+        let (gw, b) = start_with_policies(kind, vec![policy("*", "", BucketMode::Require)]).await;
         gw.put(&b, "sealed", b"fine").await;
         gw.upstream
             .put_object()
@@ -165,7 +140,7 @@ async fn require_refuses_plaintext_planted_in_the_store() {
         );
     }
     // Without the policy, legacy plaintext is served (the default `encrypt` mode).
-    let (gw, b) = start(Upstream::Fs, vec![]).await;
+    let (gw, b) = start_with_policies(Upstream::Fs, vec![]).await;
     gw.upstream
         .put_object()
         .bucket(&b)
@@ -181,7 +156,7 @@ async fn require_refuses_plaintext_planted_in_the_store() {
 async fn size_limit_refuses_before_storing() {
     let mut p = policy("*", "", BucketMode::Encrypt);
     p.max_object_size = Some(6 << 20);
-    let (gw, b) = start(Upstream::Fs, vec![p]).await;
+    let (gw, b) = start_with_policies(Upstream::Fs, vec![p]).await;
     let c = &gw.client;
     gw.put(&b, "ok", &pattern(6 << 20, 3)).await;
     let r = c
@@ -192,7 +167,7 @@ async fn size_limit_refuses_before_storing() {
         .send()
         .await;
     assert_eq!(error_code(r).as_deref(), Some("EntityTooLarge"));
-    assert!(!stored_exists(&gw, &b, "big").await);
+    assert!(!stored(&gw, &b, "big").await);
 
     // Multipart: parts may each be small; the total is judged at Complete.
     let id = c
@@ -236,14 +211,14 @@ async fn size_limit_refuses_before_storing() {
         .send()
         .await;
     assert_eq!(error_code(r).as_deref(), Some("EntityTooLarge"));
-    assert!(!stored_exists(&gw, &b, "mp").await);
+    assert!(!stored(&gw, &b, "mp").await);
 }
 
 #[tokio::test]
 async fn content_types_are_checked_by_declaration_and_by_leading_bytes() {
     let mut p = policy("*", "", BucketMode::Encrypt);
     p.allowed_content_types = vec!["image/*".into(), "application/pdf".into()];
-    let (gw, b) = start(Upstream::Fs, vec![p]).await;
+    let (gw, b) = start_with_policies(Upstream::Fs, vec![p]).await;
     let put = |key: &'static str, ct: &'static str, body: Vec<u8>| {
         gw.client
             .put_object()
@@ -267,7 +242,7 @@ async fn content_types_are_checked_by_declaration_and_by_leading_bytes() {
 
     let r = put("page.html", "text/html", b"<html>".to_vec()).await;
     assert_eq!(error_code(r).as_deref(), Some("InvalidArgument"));
-    assert!(!stored_exists(&gw, &b, "page.html").await);
+    assert!(!stored(&gw, &b, "page.html").await);
     // Declared as an image, but the bytes say otherwise.
     let r = put(
         "fake.png",
@@ -276,7 +251,7 @@ async fn content_types_are_checked_by_declaration_and_by_leading_bytes() {
     )
     .await;
     assert_eq!(error_code(r).as_deref(), Some("InvalidArgument"));
-    assert!(!stored_exists(&gw, &b, "fake.png").await);
+    assert!(!stored(&gw, &b, "fake.png").await);
     let r = put("fake.jpg", "image/jpeg", png.clone()).await;
     assert_eq!(error_code(r).as_deref(), Some("InvalidArgument"));
     // Multipart uploads are checked on their declared type.

@@ -8,35 +8,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use md5::{Digest, Md5};
-use s3seal::config::{BucketMode, BucketPolicyConfig};
+use s3seal::config::BucketMode;
 use s3seal::keys::{KekProvider, WrapContext, WrappedDek};
 use support::*;
-
-fn policy(prefix: &str, mode: BucketMode) -> BucketPolicyConfig {
-    BucketPolicyConfig {
-        bucket: "*".into(),
-        prefix: prefix.into(),
-        mode,
-        max_object_size: None,
-        allowed_content_types: vec![],
-    }
-}
-
-async fn start(kind: Upstream, rules: Vec<BucketPolicyConfig>) -> (TestGateway, String) {
-    let gw = TestGateway::start_with(kind, |c| c.buckets = rules).await;
-    let b = gw.bucket().await;
-    (gw, b)
-}
-
-async fn stored(gw: &TestGateway, b: &str, k: &str) -> bool {
-    gw.upstream
-        .head_object()
-        .bucket(b)
-        .key(k)
-        .send()
-        .await
-        .is_ok()
-}
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n0000000000000000";
 const HTML: &[u8] = b"<html><script>alert(document.cookie)</script></html>";
@@ -44,9 +18,9 @@ const HTML: &[u8] = b"<html><script>alert(document.cookie)</script></html>";
 #[tokio::test]
 async fn copies_into_an_image_only_location_keep_its_type_rules() {
     for kind in ALL {
-        let mut img = policy("img/", BucketMode::Encrypt);
+        let mut img = policy("*", "img/", BucketMode::Encrypt);
         img.allowed_content_types = vec!["image/*".into()];
-        let (gw, b) = start(kind, vec![img]).await;
+        let (gw, b) = start_with_policies(kind, vec![img]).await;
         let c = &gw.client;
         c.put_object()
             .bucket(&b)
@@ -116,9 +90,9 @@ async fn copies_into_an_image_only_location_keep_its_type_rules() {
 #[tokio::test]
 async fn copies_into_a_size_limited_location_keep_its_limit() {
     for kind in ALL {
-        let mut small = policy("small/", BucketMode::Encrypt);
+        let mut small = policy("*", "small/", BucketMode::Encrypt);
         small.max_object_size = Some(1 << 20);
-        let (gw, b) = start(kind, vec![small]).await;
+        let (gw, b) = start_with_policies(kind, vec![small]).await;
         let c = &gw.client;
         let big = pattern(2 << 20, 5);
         gw.put(&b, "big", &big).await;
@@ -201,9 +175,9 @@ async fn put_declaring(
 #[tokio::test]
 async fn passthrough_limits_hold_for_the_bytes_actually_sent() {
     for kind in ALL {
-        let mut public = policy("pub/", BucketMode::Passthrough);
+        let mut public = policy("*", "pub/", BucketMode::Passthrough);
         public.max_object_size = Some(1 << 20);
-        let (gw, b) = start(kind, vec![public]).await;
+        let (gw, b) = start_with_policies(kind, vec![public]).await;
         let code = put_declaring(&gw, &b, "pub/big", 10, pattern(2 << 20, 3)).await;
         assert!(code.is_some(), "{kind:?}: 2 MiB stored under a 1 MiB limit");
         assert!(!stored(&gw, &b, "pub/big").await, "{kind:?}");
@@ -224,7 +198,8 @@ async fn passthrough_limits_hold_for_the_bytes_actually_sent() {
 #[tokio::test]
 async fn plaintext_planted_in_a_require_location_cannot_be_copied_out() {
     for kind in ALL {
-        let (gw, b) = start(kind, vec![policy("locked/", BucketMode::Require)]).await;
+        let (gw, b) =
+            start_with_policies(kind, vec![policy("*", "locked/", BucketMode::Require)]).await;
         gw.upstream
             .put_object()
             .bucket(&b)

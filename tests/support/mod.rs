@@ -8,7 +8,9 @@
 #![allow(dead_code)]
 
 use aws_sdk_s3::Client;
-use s3seal::config::{Config, RuleConfig, UpstreamConfig, UserConfig};
+use s3seal::config::{
+    BucketMode, BucketPolicyConfig, Config, RuleConfig, UpstreamConfig, UserConfig,
+};
 use s3seal::gateway::Gateway;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -558,4 +560,36 @@ pub fn rule(bucket: &str, prefix: &str, allow: &[&str]) -> RuleConfig {
         prefix: prefix.into(),
         allow: allow.iter().map(|s| s.to_string()).collect(),
     }
+}
+
+/// A storage-policy location with no size or type limits.
+pub fn policy(bucket: &str, prefix: &str, mode: BucketMode) -> BucketPolicyConfig {
+    BucketPolicyConfig {
+        bucket: bucket.into(),
+        prefix: prefix.into(),
+        mode,
+        max_object_size: None,
+        allowed_content_types: vec![],
+    }
+}
+
+/// A gateway with these `[[buckets]]` rules, and a fresh bucket on it.
+pub async fn start_with_policies(
+    kind: Upstream,
+    rules: Vec<BucketPolicyConfig>,
+) -> (TestGateway, String) {
+    let gw = TestGateway::start_with(kind, |c| c.buckets = rules).await;
+    let b = gw.bucket().await;
+    (gw, b)
+}
+
+/// Whether the store holds `b/k` (asked directly, bypassing the gateway).
+pub async fn stored(gw: &TestGateway, b: &str, k: &str) -> bool {
+    gw.upstream
+        .head_object()
+        .bucket(b)
+        .key(k)
+        .send()
+        .await
+        .is_ok()
 }

@@ -2,6 +2,7 @@
 //! store, or from stored bytes plus metadata). Decryption streams in constant memory and
 //! verifies every segment before writing it.
 
+use crate::format::layout::Layout;
 use crate::format::size;
 use crate::format::{Expect, StreamOpener};
 use crate::keys::{KekProvider, WrappedDek};
@@ -9,7 +10,7 @@ use crate::seal::{internal_request, meta};
 use crate::upstream::Upstream;
 use bytes::Bytes;
 use futures::StreamExt;
-use s3s::dto::{GetObjectInput, HeadObjectInput, Metadata};
+use s3s::dto::{GetObjectInput, GetObjectTaggingInput, HeadObjectInput, Metadata};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// A human-readable description: format version, KEK id, sizes. Never key material.
@@ -64,11 +65,32 @@ pub async fn decrypt_from_store(
         .await
         .map_err(|e| anyhow::anyhow!("GET {bucket}/{key}: {e}"))?
         .output;
-    let (opener, segment) = opener(resp.metadata.as_ref(), keys, Some(bucket), key).await?;
-    // The store's length tells how many segments there must be, so the one that ends the
-    // object is checked for the final flag before it is written.
+    let tags = if matches!(meta::parse(resp.metadata.as_ref()), Ok(Some(i)) if i.committed) {
+        let t = GetObjectTaggingInput {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: resp.version_id.clone(),
+            ..Default::default()
+        };
+        let tags = up
+            .get_object_tagging(internal_request(t))
+            .await
+            .map_err(|e| anyhow::anyhow!("GET {bucket}/{key}?tagging: {e}"))?
+            .output
+            .tag_set;
+        tags.into_iter()
+            .filter_map(|t| Some((t.key?, t.value?)))
+            .collect()
+    } else {
+        std::collections::HashMap::new()
+    };
     let stored = resp.content_length.unwrap_or(0).max(0) as u64;
-    let mut opener = opener.expect_segments(size::segments_in(stored, segment));
+    let at = Where {
+        bucket: Some(bucket),
+        key,
+        stored,
+    };
+    let mut opener = opener(resp.metadata.as_ref(), &tags, keys, at).await?;
     let mut body = resp
         .body
         .ok_or_else(|| anyhow::anyhow!("the store returned no body"))?;
@@ -158,7 +180,14 @@ pub async fn decrypt_stream(
         .iter()
         .map(|(k, v)| (k.trim_start_matches("x-amz-meta-").to_owned(), v.clone()))
         .collect();
-    let (mut opener, _) = opener(Some(&m), keys, bucket, key).await?;
+    // Offline there is no stored length to check against: the committed layout (tags
+    // `s3seal-layout*`, given in the same JSON) or the final flags end the object.
+    let at = Where {
+        bucket,
+        key,
+        stored: u64::MAX,
+    };
+    let mut opener = opener(Some(&m), &m, keys, at).await?;
     let mut buf = vec![0u8; 256 << 10];
     let mut w = HoldLast::default();
     loop {
@@ -173,12 +202,20 @@ pub async fn decrypt_stream(
     w.finish(out).await
 }
 
+/// Where the object was stored and how long it is there (`u64::MAX`: unknown).
+struct Where<'a> {
+    bucket: Option<&'a str>,
+    key: &'a str,
+    stored: u64,
+}
+
 async fn opener(
     m: Option<&Metadata>,
+    tags: &std::collections::HashMap<String, String>,
     keys: &dyn KekProvider,
-    bucket: Option<&str>,
-    key: &str,
-) -> anyhow::Result<(StreamOpener, u32)> {
+    at: Where<'_>,
+) -> anyhow::Result<StreamOpener> {
+    let (bucket, key) = (at.bucket, at.key);
     let info = meta::parse(m)?
         .ok_or_else(|| anyhow::anyhow!("the object has no s3seal metadata: it is not encrypted"))?;
     if info.kek == "sse-c" {
@@ -196,12 +233,43 @@ async fn opener(
     let dek = keys
         .unwrap(&WrappedDek::from_metadata(&info.kek, &info.dek_b64)?, &ctx)
         .await?;
+    if info.committed {
+        let mut values = Vec::new();
+        while let Some(v) = tags.get(&meta::layout_tag_key(values.len())) {
+            values.push(v.as_str());
+        }
+        if values.is_empty() {
+            anyhow::bail!(
+                "the object is a multipart object whose layout is committed in its tags (s3seal-layout...), and none were found: refusing to decrypt without it"
+            );
+        }
+        let layout = Layout::from_tag_values(&values)
+            .and_then(|sealed| Layout::open(&sealed, &dek, info.segment))
+            .map_err(|e| anyhow::anyhow!("the object's multipart layout tag: {e}"))?;
+        if at.stored != u64::MAX && at.stored != layout.stored_len(info.segment) {
+            anyhow::bail!(
+                "the stored size differs from the committed layout: parts are missing or added"
+            );
+        }
+        return Ok(StreamOpener::with_spans(
+            &dek,
+            info.segment,
+            layout.full_spans(info.segment),
+        ));
+    }
     let expect = if info.multipart {
         Expect::multipart(true, true, None)
     } else {
         Expect::single(0, true)
     };
-    Ok((StreamOpener::new(&dek, info.segment, expect), info.segment))
+    let o = StreamOpener::new(&dek, info.segment, expect);
+    // The store's length tells how many segments there must be, so the one that ends the
+    // object is checked for the final flag before it is written.
+    Ok(if at.stored == u64::MAX {
+        o
+    } else {
+        o.expect_segments(size::segments_in(at.stored, info.segment))
+    })
 }
 
 async fn write_all(

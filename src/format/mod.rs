@@ -7,10 +7,11 @@
 //! and the stream's random salt, and the per-stream key is HKDF(DEK, part, salt).
 
 mod dek;
+pub mod layout;
 mod segment;
 pub mod size;
 mod stream;
 
 pub use dek::{DEK_LEN, Dek};
-pub use segment::{HEADER_LEN, SegmentHeader, TAG_LEN};
+pub use segment::{HEADER_LEN, KeyDomain, SegmentHeader, TAG_LEN};
 pub use stream::{Expect, OpenError, StreamOpener, StreamSealer};

@@ -17,6 +17,20 @@ const FINAL_BIT: u32 = 1 << 31;
 const AAD_PREFIX: &[u8; 7] = b"s3seal1";
 /// HKDF info prefix for stream keys.
 const STREAM_INFO: &[u8] = b"s3seal v1 stream";
+/// HKDF info prefix for the parts of uploads whose layout is committed at Complete.
+const PART_INFO: &[u8] = b"s3seal v2 mppart";
+
+/// Which derivation a stream's key uses. Parts of committed-layout uploads have their own,
+/// so metadata edited to claim an uncommitted (older) multipart object, whose reader would
+/// not ask for the layout, makes every segment fail instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyDomain {
+    /// Single PUTs, and multipart parts written before layouts were committed.
+    #[default]
+    Stream,
+    /// Parts of an upload whose layout is committed (`s3seal-mp = 2`).
+    CommittedPart,
+}
 
 /// The clear header: which stream a segment belongs to and where it sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,11 +95,16 @@ pub struct StreamKey {
 }
 
 impl StreamKey {
-    /// stream_key = HKDF-SHA256(ikm = DEK, salt = "", info = "s3seal v1 stream" || part || salt).
-    pub fn derive(dek: &Dek, part: u32, salt: [u8; 8]) -> StreamKey {
+    /// stream_key = HKDF-SHA256(ikm = DEK, salt = "", info = prefix || part || salt), where
+    /// prefix is "s3seal v1 stream", or "s3seal v2 mppart" for [`KeyDomain::CommittedPart`].
+    pub fn derive_in(domain: KeyDomain, dek: &Dek, part: u32, salt: [u8; 8]) -> StreamKey {
+        let prefix = match domain {
+            KeyDomain::Stream => STREAM_INFO,
+            KeyDomain::CommittedPart => PART_INFO,
+        };
         let hk = Hkdf::<Sha256>::new(None, dek.expose());
         let mut info = [0u8; STREAM_INFO.len() + 12];
-        info[..STREAM_INFO.len()].copy_from_slice(STREAM_INFO);
+        info[..STREAM_INFO.len()].copy_from_slice(prefix);
         info[STREAM_INFO.len()..STREAM_INFO.len() + 4].copy_from_slice(&part.to_be_bytes());
         info[STREAM_INFO.len() + 4..].copy_from_slice(&salt);
         let mut okm = [0u8; 32];

@@ -1,10 +1,12 @@
 //! Streaming seal and open over `Bytes` chunks of any size, in constant memory (one segment
 //! buffered at a time).
 
-use super::segment::{HEADER_LEN, SegmentHeader, StreamKey, TAG_LEN};
+use super::layout::Span;
+use super::segment::{HEADER_LEN, KeyDomain, SegmentHeader, StreamKey, TAG_LEN};
 use super::{Dek, size::SEGMENT_OVERHEAD};
 use bytes::{Bytes, BytesMut};
 use rand::RngCore;
+use std::collections::VecDeque;
 
 /// Plaintext chunks in, stored segments out, for one stream (a single PUT or one part).
 pub struct StreamSealer {
@@ -26,9 +28,21 @@ impl StreamSealer {
     /// A sealer with a chosen salt, for known-answer vectors only: reusing a salt with the
     /// same DEK and part reuses nonces.
     pub fn with_salt(dek: &Dek, part: u32, segment: u32, salt: [u8; 8]) -> Self {
+        Self::in_domain(KeyDomain::Stream, dek, part, segment, salt)
+    }
+
+    /// A sealer for a part of a committed-layout upload, with a fresh random salt.
+    pub fn committed_part(dek: &Dek, part: u32, segment: u32) -> Self {
+        let mut salt = [0u8; 8];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        Self::in_domain(KeyDomain::CommittedPart, dek, part, segment, salt)
+    }
+
+    /// A sealer whose stream key comes from `domain`; a chosen salt is for vectors only.
+    pub fn in_domain(domain: KeyDomain, dek: &Dek, part: u32, segment: u32, salt: [u8; 8]) -> Self {
         assert!(segment > 0, "segment size must be positive");
         StreamSealer {
-            key: StreamKey::derive(dek, part, salt),
+            key: StreamKey::derive_in(domain, dek, part, salt),
             segment: segment as usize,
             buf: fresh_buf(segment as usize),
             index: 0,
@@ -84,6 +98,9 @@ pub enum Expect {
         reaches_end: bool,
         parts: Option<u32>,
     },
+    /// A committed-layout multipart object: the read must find exactly the planned spans
+    /// (see [`StreamOpener::with_spans`]).
+    Layout,
 }
 
 impl Expect {
@@ -107,6 +124,7 @@ impl Expect {
             Expect::Single { reaches_end, .. } | Expect::Multipart { reaches_end, .. } => {
                 reaches_end
             }
+            Expect::Layout => false,
         }
     }
 }
@@ -140,6 +158,9 @@ pub struct StreamOpener {
     /// length it asked for): lets the segment that ends the read be checked for the final
     /// flag *before* its plaintext is released, and extra segments be refused.
     count: Option<u64>,
+    domain: KeyDomain,
+    /// Committed layout: the segments still to come, in order.
+    spans: VecDeque<Span>,
 }
 
 impl StreamOpener {
@@ -154,6 +175,28 @@ impl StreamOpener {
             segments: 0,
             parts: 0,
             count: None,
+            domain: KeyDomain::Stream,
+            spans: VecDeque::new(),
+        }
+    }
+
+    /// A reader of a committed-layout object that must find exactly `spans`: each segment's
+    /// part, index, final flag and stored length are known before it arrives, so nothing
+    /// can be dropped, duplicated, reordered or shifted, and the read's last segment is
+    /// checked before its plaintext is released.
+    pub fn with_spans(dek: &Dek, segment: u32, spans: Vec<Span>) -> Self {
+        let mut o = Self::new(dek, segment, Expect::Layout);
+        o.domain = KeyDomain::CommittedPart;
+        o.count = Some(spans.iter().map(|s| s.count).sum());
+        o.spans = spans.into_iter().filter(|s| s.count > 0).collect();
+        o
+    }
+
+    /// Stored bytes of the next segment: what the plan says, or a full segment.
+    fn next_len(&self) -> usize {
+        match self.spans.front() {
+            Some(s) if s.first_index + 1 == s.part_segments => s.final_len as usize,
+            _ => self.full,
         }
     }
 
@@ -169,16 +212,34 @@ impl StreamOpener {
     /// Accepts stored bytes; appends the plaintext of every complete, verified segment.
     pub fn push(&mut self, chunk: Bytes, out: &mut Vec<Bytes>) -> Result<(), OpenError> {
         self.buf.extend_from_slice(&chunk);
-        while self.buf.len() >= self.full {
-            let seg = self.buf.split_to(self.full);
+        loop {
+            let len = self.next_len();
+            if self.buf.len() < len {
+                return Ok(());
+            }
+            // A committed layout has a final segment shorter than full only at a part's end;
+            // a full-length one there is opened in `finish` or refused by the plan.
+            if self.expect == Expect::Layout && self.spans.is_empty() {
+                return Err(OpenError::AfterFinal);
+            }
+            let seg = self.buf.split_to(len);
             out.push(self.open_one(seg)?);
         }
-        Ok(())
     }
 
     /// End of stored bytes: opens the short last segment, then checks the stream ended
     /// where the expectation says it must.
     pub fn finish(mut self, out: &mut Vec<Bytes>) -> Result<(), OpenError> {
+        if self.expect == Expect::Layout {
+            // Every planned segment has a known length, so all were opened in `push`.
+            if !self.buf.is_empty() {
+                return Err(OpenError::AfterFinal);
+            }
+            if !self.spans.is_empty() || self.count.is_some_and(|n| self.segments != n) {
+                return Err(OpenError::Truncated);
+            }
+            return Ok(());
+        }
         if !self.buf.is_empty() {
             if self.buf.len() < SEGMENT_OVERHEAD as usize {
                 return Err(OpenError::Truncated);
@@ -219,7 +280,7 @@ impl StreamOpener {
             Some(k) if k.part == h.part && k.salt == h.salt => k,
             _ => {
                 self.parts += 1;
-                StreamKey::derive(&self.dek, h.part, h.salt)
+                StreamKey::derive_in(self.domain, &self.dek, h.part, h.salt)
             }
         };
         let plain = key
@@ -232,6 +293,13 @@ impl StreamOpener {
         }
         self.prev = Some(h);
         self.segments += 1;
+        if let Some(s) = self.spans.front_mut() {
+            s.first_index += 1;
+            s.count -= 1;
+            if s.count == 0 {
+                self.spans.pop_front();
+            }
+        }
         Ok(plain)
     }
 
@@ -262,6 +330,27 @@ impl StreamOpener {
     /// a multipart object then continues with a higher part at index 0.
     fn check_place(&self, h: &SegmentHeader) -> Result<(), OpenError> {
         let n = self.segments;
+        if self.expect == Expect::Layout {
+            let Some(s) = self.spans.front() else {
+                return Err(OpenError::AfterFinal);
+            };
+            // Within one part every segment carries that part's salt; the plan fixes the rest.
+            let same_stream = match self.prev {
+                Some(p) if p.part == h.part => p.salt == h.salt,
+                _ => true,
+            };
+            let ok = h.part == s.part
+                && u64::from(h.index) == s.first_index
+                && h.last == (s.first_index + 1 == s.part_segments)
+                && same_stream;
+            return if ok {
+                Ok(())
+            } else if h.index as u64 == s.first_index && h.part == s.part && !h.last {
+                Err(OpenError::Truncated)
+            } else {
+                Err(OpenError::OutOfOrder(n))
+            };
+        }
         let ok = match (self.expect, self.prev) {
             (Expect::Single { first_segment, .. }, None) => {
                 h.part == 0 && u64::from(h.index) == first_segment
@@ -274,6 +363,7 @@ impl StreamOpener {
             }
             (Expect::Single { .. }, Some(_)) => return Err(OpenError::AfterFinal),
             (Expect::Multipart { .. }, Some(p)) => h.part > p.part && h.index == 0,
+            (Expect::Layout, _) => unreachable!("checked against the plan above"),
         };
         if ok {
             Ok(())
@@ -460,5 +550,95 @@ mod tests {
         o.push(Bytes::copy_from_slice(&stored), &mut out).unwrap();
         o.finish(&mut out).unwrap();
         assert_eq!(out.concat().len(), 4 * seg);
+    }
+
+    fn seal_part(dek: &Dek, part: u32, seg: u32, data: &[u8]) -> Vec<u8> {
+        let mut s = StreamSealer::committed_part(dek, part, seg);
+        let mut out = Vec::new();
+        s.push(Bytes::copy_from_slice(data), &mut out);
+        s.finish(&mut out);
+        out.concat()
+    }
+
+    fn open_spans(
+        dek: &Dek,
+        seg: u32,
+        stored: &[u8],
+        spans: Vec<Span>,
+    ) -> Result<Vec<u8>, OpenError> {
+        let mut o = StreamOpener::with_spans(dek, seg, spans);
+        let mut out = Vec::new();
+        for c in stored.chunks(777) {
+            o.push(Bytes::copy_from_slice(c), &mut out)?;
+        }
+        o.finish(&mut out)?;
+        Ok(out.concat())
+    }
+
+    /// Committed layouts: unaligned parts read back exactly; a dropped, reordered or
+    /// duplicated part, a cut anywhere, a ranged read spliced from another position, or
+    /// metadata downgraded to an uncommitted object are all refused.
+    #[test]
+    fn committed_layout_binds_parts_and_positions() {
+        use super::super::layout::Layout;
+        let dek = Dek::generate();
+        let seg = 1024u32;
+        let sizes = [(1u32, 5000u64), (2, 5000), (3, 5000), (4, 77)];
+        let data: Vec<Vec<u8>> = sizes
+            .iter()
+            .map(|&(p, n)| (0..n).map(|i| (i as u8).wrapping_mul(p as u8)).collect())
+            .collect();
+        let parts: Vec<Vec<u8>> = sizes
+            .iter()
+            .zip(&data)
+            .map(|(&(p, _), d)| seal_part(&dek, p, seg, d))
+            .collect();
+        let layout = Layout::from_parts(&sizes).unwrap();
+        let whole = parts.concat();
+        assert_eq!(whole.len() as u64, layout.stored_len(seg));
+        let full = layout.full_spans(seg);
+        assert_eq!(
+            open_spans(&dek, seg, &whole, full.clone()).unwrap(),
+            data.concat()
+        );
+        // Drop the last part, or the third.
+        let n = whole.len() - parts[3].len();
+        assert!(open_spans(&dek, seg, &whole[..n], full.clone()).is_err());
+        let no3 = [&parts[0][..], &parts[1], &parts[3]].concat();
+        assert!(open_spans(&dek, seg, &no3, full.clone()).is_err());
+        // Swap parts 2 and 3 (same length), duplicate part 1 over part 2.
+        let swapped = [&parts[0][..], &parts[2], &parts[1], &parts[3]].concat();
+        assert!(open_spans(&dek, seg, &swapped, full.clone()).is_err());
+        let dup = [&parts[0][..], &parts[0], &parts[2], &parts[3]].concat();
+        assert!(open_spans(&dek, seg, &dup, full.clone()).is_err());
+        // Every cut at a segment boundary or inside one.
+        for cut in (0..whole.len()).step_by(97) {
+            assert!(
+                open_spans(&dek, seg, &whole[..cut], full.clone()).is_err(),
+                "cut {cut}"
+            );
+        }
+        // Ranges: right bytes from the right place; the same stored bytes planned for
+        // another position are refused.
+        let plain = data.concat();
+        for (a, b) in [
+            (0u64, 0u64),
+            (1023, 1024),
+            (4999, 5001),
+            (6000, 15076),
+            (15000, 15076),
+        ] {
+            let plan = layout.plan(a, b, seg).unwrap();
+            let stored = &whole[plan.stored_first as usize..=plan.stored_last as usize];
+            let got = open_spans(&dek, seg, stored, plan.spans.clone()).unwrap();
+            let got = &got[plan.skip as usize..][..plan.deliver as usize];
+            assert_eq!(got, &plain[a as usize..=b as usize]);
+        }
+        let plan = layout.plan(1024, 2047, seg).unwrap();
+        let other = layout.plan(5000, 6023, seg).unwrap();
+        let elsewhere = &whole[other.stored_first as usize..=other.stored_last as usize];
+        assert!(open_spans(&dek, seg, elsewhere, plan.spans).is_err());
+        // Read as an older, uncommitted multipart object: other stream keys, nothing opens.
+        assert!(open(&dek, seg, &whole, Expect::multipart(true, true, None), 500).is_err());
     }
 }

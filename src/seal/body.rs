@@ -59,10 +59,15 @@ pub fn sealed_body(
     part: u32,
     segment: u32,
     expect: Expectations,
+    committed: bool,
 ) -> (StreamingBlob, SharedOutcome, u64) {
     let stored = crate::format::size::stored_len(expect.length, segment);
     let outcome = Arc::new(Mutex::new(PutOutcome::default()));
-    let sealer = StreamSealer::with_random_salt(dek, part, segment);
+    let sealer = if committed {
+        StreamSealer::committed_part(dek, part, segment)
+    } else {
+        StreamSealer::with_random_salt(dek, part, segment)
+    };
     let stream = SealingStream::new(body, sealer, stored, expect, outcome.clone());
     (StreamingBlob::new(stream), outcome, stored)
 }

@@ -12,7 +12,7 @@
 //!   ciphertext, sealed under a key they never had;
 //! - plaintext (legacy) source: read and written through the gateway, so the copy is sealed.
 
-use super::{Seal, etag, meta, object::bad_meta, object::corrupt_size, ssec, sub_request};
+use super::{Seal, etag, layout, meta, object::bad_meta, object::corrupt_size, ssec, sub_request};
 use crate::format::size;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -210,9 +210,26 @@ impl Seal {
             m.insert(meta::MD5.into(), md5.clone());
         }
         if info.multipart {
-            m.insert(meta::MULTIPART.into(), "1".into());
+            let flag = if info.committed { "2" } else { "1" };
+            m.insert(meta::MULTIPART.into(), flag.into());
         }
         i.metadata = Some(m);
+        // The committed layout travels as tags: copied with them, or added to new ones.
+        let replace_tags = i
+            .tagging_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+        if info.committed && replace_tags {
+            let v = (
+                src.bucket.as_str(),
+                src.key.as_str(),
+                src.version.as_deref(),
+            );
+            let ours = self.reserved_tags_of(&req, v).await?;
+            let i = &mut req.input;
+            i.tagging = Some(layout::append_to_header(i.tagging.as_deref(), &ours));
+        }
+        let i = &mut req.input;
         meta::stamp_owner(&mut i.metadata, req.credentials.as_ref());
         i.metadata_directive = Some(MetadataDirective::from_static(MetadataDirective::REPLACE));
         i.checksum_algorithm = None;
@@ -400,6 +417,9 @@ impl Seal {
                 key: i.key.clone(),
                 upload_id: upload_id.clone(),
                 multipart_upload: Some(CompletedMultipartUpload { parts: Some(parts) }),
+                sse_customer_algorithm: i.sse_customer_algorithm.clone(),
+                sse_customer_key: i.sse_customer_key.clone(),
+                sse_customer_key_md5: i.sse_customer_key_md5.clone(),
                 ..Default::default()
             });
         let done = match result {

@@ -10,7 +10,22 @@ pub const DEK: &str = "s3seal-dek";
 pub const SEGMENT: &str = "s3seal-seg";
 /// "1" on objects assembled from a multipart upload: their streams carry part numbers 1..,
 /// which the reader must expect even after a copy gave the object a plain-looking ETag.
+/// "2": the same, with the layout committed after Complete (object tags [`LAYOUT_TAG`]).
 pub const MULTIPART: &str = "s3seal-mp";
+/// Object tags that carry a committed multipart layout: `s3seal-layout`, then
+/// `s3seal-layout-2`, `-3`... when it needs more than one tag value.
+pub const LAYOUT_TAG: &str = "s3seal-layout";
+/// The key of the `i`-th tag value of a committed layout.
+pub fn layout_tag_key(i: usize) -> String {
+    if i == 0 {
+        LAYOUT_TAG.to_owned()
+    } else {
+        format!("{LAYOUT_TAG}-{}", i + 1)
+    }
+}
+
+/// Tag keys clients cannot write or see.
+pub const TAG_PREFIX: &str = "s3seal-";
 /// Plaintext MD5 (hex), recorded when it is known before the body is sent (Content-MD5).
 pub const MD5: &str = "s3seal-md5";
 /// Format v2 only: "0" when the wrapped DEK is deliberately not bound to the bucket
@@ -30,6 +45,8 @@ pub struct SealInfo {
     pub segment: u32,
     pub md5: Option<String>,
     pub multipart: bool,
+    /// Multipart with a committed layout (`s3seal-mp = 2`): reads need the layout tag.
+    pub committed: bool,
     /// 1 or 2 (what the wrap AAD looks like).
     pub version: u8,
     /// v2: whether the wrapped DEK is bound to the bucket.
@@ -106,15 +123,17 @@ pub fn parse(meta: Option<&Metadata>) -> Result<Option<SealInfo>, BadMeta> {
         Some(_) => return Err(BadMeta("plaintext MD5 is not 32 hex digits")),
         None => None,
     };
-    let multipart = match get(MULTIPART) {
-        None => false,
-        Some("1") => true,
-        Some(_) => return Err(BadMeta("multipart flag is not \"1\"")),
+    let (multipart, committed) = match get(MULTIPART) {
+        None => (false, false),
+        Some("1") => (true, false),
+        Some("2") => (true, true),
+        Some(_) => return Err(BadMeta("multipart flag is not \"1\" or \"2\"")),
     };
     Ok(Some(SealInfo {
         version,
         bucket_bound,
         multipart,
+        committed,
         kek: kek.to_owned(),
         dek_b64: dek.to_owned(),
         segment,

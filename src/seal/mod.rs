@@ -11,6 +11,7 @@ pub mod bucket_policy;
 mod copy;
 mod etag;
 mod keyring;
+mod layout;
 mod list;
 pub mod meta;
 mod multipart;
@@ -50,6 +51,8 @@ pub struct Seal {
     buckets: Arc<bucket_policy::BucketPolicies>,
     /// Users' access rules, to show each user only the buckets its rules name.
     access: Option<crate::policy::Policy>,
+    /// Verified multipart layouts (docs/FORMAT.md §5).
+    layouts: Arc<layout::LayoutCache>,
 }
 
 impl Seal {
@@ -62,6 +65,7 @@ impl Seal {
             local_root: None,
             buckets: Arc::default(),
             access: None,
+            layouts: Arc::default(),
         }
     }
 
@@ -207,6 +211,7 @@ impl S3 for Seal {
         &self,
         mut req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
+        layout::reject_reserved_header(req.input.tagging.as_deref())?;
         let i = &req.input;
         let policy = self.buckets.lookup(&i.bucket, &i.key);
         let length = object::plaintext_length(i.content_length, &req.headers)?;
@@ -266,6 +271,7 @@ impl S3 for Seal {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        layout::reject_reserved_header(req.input.tagging.as_deref())?;
         self.copy_object_sealed(req).await
     }
 
@@ -273,6 +279,7 @@ impl S3 for Seal {
         &self,
         mut req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        layout::reject_reserved_header(req.input.tagging.as_deref())?;
         let i = &req.input;
         let policy = self.buckets.lookup(&i.bucket, &i.key);
         policy.check_declared(&i.bucket, None, i.content_type.as_deref())?;
@@ -330,6 +337,27 @@ impl S3 for Seal {
             return self.up.complete_multipart_upload(req).await;
         }
         self.complete_multipart_sealed(req).await
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        self.get_tagging_visible(req).await
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        self.put_tagging_keeping(req).await
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        self.delete_tagging_keeping(req).await
     }
 
     async fn abort_multipart_upload(
@@ -465,7 +493,6 @@ impl S3 for Seal {
         delete_bucket_tagging: DeleteBucketTaggingInput => DeleteBucketTaggingOutput;
         delete_bucket_website: DeleteBucketWebsiteInput => DeleteBucketWebsiteOutput;
         delete_object: DeleteObjectInput => DeleteObjectOutput;
-        delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput;
         delete_objects: DeleteObjectsInput => DeleteObjectsOutput;
         delete_public_access_block: DeletePublicAccessBlockInput => DeletePublicAccessBlockOutput;
         get_bucket_accelerate_configuration: GetBucketAccelerateConfigurationInput => GetBucketAccelerateConfigurationOutput;
@@ -493,7 +520,6 @@ impl S3 for Seal {
         get_object_legal_hold: GetObjectLegalHoldInput => GetObjectLegalHoldOutput;
         get_object_lock_configuration: GetObjectLockConfigurationInput => GetObjectLockConfigurationOutput;
         get_object_retention: GetObjectRetentionInput => GetObjectRetentionOutput;
-        get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput;
         get_public_access_block: GetPublicAccessBlockInput => GetPublicAccessBlockOutput;
         head_bucket: HeadBucketInput => HeadBucketOutput;
         list_bucket_analytics_configurations: ListBucketAnalyticsConfigurationsInput => ListBucketAnalyticsConfigurationsOutput;
@@ -525,7 +551,6 @@ impl S3 for Seal {
         put_object_legal_hold: PutObjectLegalHoldInput => PutObjectLegalHoldOutput;
         put_object_lock_configuration: PutObjectLockConfigurationInput => PutObjectLockConfigurationOutput;
         put_object_retention: PutObjectRetentionInput => PutObjectRetentionOutput;
-        put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput;
         put_public_access_block: PutPublicAccessBlockInput => PutPublicAccessBlockOutput;
         restore_object: RestoreObjectInput => RestoreObjectOutput;
     }

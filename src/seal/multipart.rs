@@ -10,6 +10,7 @@
 use super::body::{Expectations, sealed_body, take_outcome};
 use super::object::{decode_md5, plaintext_length, put_failure, take_claims};
 use super::{Seal, etag, meta, ssec, sub_request, upload_id};
+use crate::format::layout::Layout;
 use crate::format::size;
 use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
@@ -34,7 +35,8 @@ impl Seal {
         let m = i.metadata.get_or_insert_with(Default::default);
         meta::insert_wrap(m, wrapped.clone(), self.keys.binds_bucket());
         m.insert(meta::SEGMENT.into(), self.segment.to_string());
-        m.insert(meta::MULTIPART.into(), "1".into());
+        // "2": the layout is committed at Complete (docs/FORMAT.md §5).
+        m.insert(meta::MULTIPART.into(), "2".into());
         // Part checksums are verified here, on plaintext; the store must not expect any.
         i.checksum_algorithm = None;
         i.checksum_type = None;
@@ -66,14 +68,21 @@ impl Seal {
         key: &str,
         need_key: bool,
         customer: Option<&ssec::CustomerKey>,
-    ) -> S3Result<(String, Option<std::sync::Arc<crate::format::Dek>>)> {
+    ) -> S3Result<Resolved> {
         let no_such = || s3_error!(NoSuchUpload, "The specified upload does not exist.");
         match upload_id::decode(id).map_err(|_| no_such())? {
-            // Complete, Abort and ListParts carry no customer key (as in S3) and need no DEK;
-            // the id of a customer-key upload cannot be checked without it.
-            Some(t) if t.kek == ssec::SSEC_ID && customer.is_none() && !need_key => {
-                Ok((t.upstream, None))
-            }
+            // Abort and ListParts carry no customer key (as in S3) and need no DEK; the id of
+            // a customer-key upload cannot be checked without it.
+            Some(t) if t.kek == ssec::SSEC_ID && customer.is_none() && !need_key => Ok(Resolved {
+                upstream: t.upstream,
+                dek: None,
+                committed: t.committed,
+                dek_b64: t.dek_b64,
+            }),
+            Some(t) if t.kek == ssec::SSEC_ID && customer.is_none() => Err(S3Error::with_message(
+                s3s::S3ErrorCode::InvalidRequest,
+                "this upload was created with a customer key (SSE-C); send the same key on this request (s3seal needs it on CompleteMultipartUpload too, to commit the object's layout; boto3 and aws cli send it)",
+            )),
             Some(t) => {
                 // The id's wrapped DEK is the one CreateMultipartUpload wrote (format v2,
                 // bound to the bucket unless this deployment binds none).
@@ -87,13 +96,23 @@ impl Seal {
                 if !t.verify(&dek, bucket, key) {
                     return Err(no_such());
                 }
-                Ok((t.upstream, Some(dek)))
+                Ok(Resolved {
+                    upstream: t.upstream,
+                    dek: Some(dek),
+                    committed: t.committed,
+                    dek_b64: t.dek_b64,
+                })
             }
             None if need_key => Err(S3Error::with_message(
                 s3s::S3ErrorCode::NoSuchUpload,
                 "this upload id was not issued by s3seal (it carries no key); parts can only be added through the id CreateMultipartUpload returned",
             )),
-            None => Ok((id.to_owned(), None)),
+            None => Ok(Resolved {
+                upstream: id.to_owned(),
+                dek: None,
+                committed: false,
+                dek_b64: String::new(),
+            }),
         }
     }
 
@@ -113,10 +132,11 @@ impl Seal {
             &mut i.sse_customer_key,
             &mut i.sse_customer_key_md5,
         )?;
-        let (up_id, dek) = self
+        let r = self
             .resolve_upload(&i.upload_id, &i.bucket, &i.key, true, customer.as_ref())
             .await?;
-        let dek = dek.expect("resolved with key");
+        let (up_id, committed) = (r.upstream, r.committed);
+        let dek = r.dek.expect("resolved with key");
         let length = plaintext_length(i.content_length, &req.headers)?;
         let mut expect = Expectations {
             length,
@@ -133,6 +153,7 @@ impl Seal {
             i.part_number as u32,
             self.segment,
             expect,
+            committed,
         );
         drop(dek);
         i.body = Some(body);
@@ -163,16 +184,39 @@ impl Seal {
         mut req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        let (up_id, _) = self
-            .resolve_upload(&req.input.upload_id, &bucket, &key, false, None)
+        let i = &mut req.input;
+        let customer = ssec::take(
+            &mut i.sse_customer_algorithm,
+            &mut i.sse_customer_key,
+            &mut i.sse_customer_key_md5,
+        )?;
+        // A committed upload needs its DEK here, to authenticate the layout.
+        let committed = upload_id::decode(&i.upload_id)
+            .ok()
+            .flatten()
+            .is_some_and(|t| t.committed);
+        let r = self
+            .resolve_upload(&i.upload_id, &bucket, &key, committed, customer.as_ref())
             .await?;
-        let stored_parts = self.list_all_parts(&req, &up_id).await?;
-        let wanted: Vec<i32> = req
+        let up_id = r.upstream.clone();
+        let stored_parts = match self.list_all_parts(&req, &up_id).await {
+            Ok(p) => p,
+            Err(e) if e.code() == &s3s::S3ErrorCode::NoSuchUpload && committed => {
+                // A retry of a Complete that succeeded (its answer was lost): S3 answers 200.
+                return self.already_completed(&req, &r, &bucket, &key, e).await;
+            }
+            Err(e) => return Err(e),
+        };
+        let wanted: Vec<(i32, Option<ETag>)> = req
             .input
             .multipart_upload
             .as_ref()
             .and_then(|m| m.parts.as_ref())
-            .map(|ps| ps.iter().filter_map(|p| p.part_number).collect())
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| Some((p.part_number?, p.e_tag.clone())))
+                    .collect()
+            })
             .unwrap_or_default();
         if wanted.is_empty() {
             return Err(s3_error!(
@@ -180,15 +224,16 @@ impl Seal {
                 "You must specify at least one part"
             ));
         }
-        if wanted.windows(2).any(|w| w[0] >= w[1]) {
+        if wanted.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(s3_error!(
                 InvalidPartOrder,
                 "The list of parts was not in ascending order."
             ));
         }
         let mut parts = Vec::with_capacity(wanted.len());
+        let mut sizes = Vec::with_capacity(wanted.len());
         let mut total = 0u64;
-        for (idx, n) in wanted.iter().enumerate() {
+        for (idx, (n, _)) in wanted.iter().enumerate() {
             let Some(p) = stored_parts.iter().find(|p| p.part_number == Some(*n)) else {
                 return Err(s3_error!(
                     InvalidPart,
@@ -196,12 +241,14 @@ impl Seal {
                 ));
             };
             let stored = p.size.unwrap_or(0).max(0) as u64;
-            let plain = size::plain_len(stored, self.segment).ok_or_else(|| {
-                s3_error!(
-                    InvalidPart,
-                    "a stored part does not have a valid sealed size"
-                )
-            })?;
+            let plain = size::plain_len(stored, self.segment)
+                .filter(|&pl| size::stored_len(pl, self.segment) == stored)
+                .ok_or_else(|| {
+                    s3_error!(
+                        InvalidPart,
+                        "a stored part does not have a valid sealed size"
+                    )
+                })?;
             total += plain;
             let last = idx + 1 == wanted.len();
             if !last && plain % u64::from(self.segment) != 0 {
@@ -213,6 +260,7 @@ impl Seal {
                     ),
                 ));
             }
+            sizes.push((*n as u32, plain));
             parts.push(CompletedPart {
                 part_number: Some(*n),
                 e_tag: p.e_tag.clone(),
@@ -223,6 +271,14 @@ impl Seal {
         self.buckets
             .lookup(&req.input.bucket, &req.input.key)
             .check_size(&req.input.bucket, total)?;
+        let layout = if committed {
+            Some(
+                Layout::from_parts(&sizes)
+                    .map_err(|_| s3_error!(InvalidPart, "the parts do not form a valid object"))?,
+            )
+        } else {
+            None
+        };
         let i = &mut req.input;
         i.multipart_upload = Some(CompletedMultipartUpload { parts: Some(parts) });
         i.upload_id = up_id;
@@ -233,9 +289,15 @@ impl Seal {
         i.checksum_crc64nvme = None;
         i.checksum_type = None;
         i.mpu_object_size = None;
+        let sub = sub_request(&req, ());
         let mut resp = self.up.complete_multipart_upload(req).await?;
         if let Some(fut) = resp.output.future.take() {
             resp.output = fut.await?;
+        }
+        if let (Some(layout), Some(dek)) = (&layout, &r.dek) {
+            let version = resp.output.version_id.clone();
+            self.commit_layout(&sub, (&bucket, &key, version.as_deref()), dek, layout)
+                .await?;
         }
         let o = &mut resp.output;
         if let Some(e) = &o.e_tag {
@@ -248,6 +310,46 @@ impl Seal {
         o.checksum_crc64nvme = None;
         o.checksum_type = None;
         Ok(resp)
+    }
+
+    /// Answers a repeated Complete of an upload that is gone: if the object at the key is the
+    /// one this upload wrote (same wrapped DEK) and its layout is committed, the first
+    /// Complete succeeded and the retry gets the same answer; anything else is `not_found`.
+    async fn already_completed(
+        &self,
+        req: &S3Request<CompleteMultipartUploadInput>,
+        r: &Resolved,
+        bucket: &str,
+        key: &str,
+        not_found: S3Error,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let Some(dek) = &r.dek else {
+            return Err(not_found);
+        };
+        let head_in = HeadObjectInput {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            ..Default::default()
+        };
+        let Ok(head) = self.up.head_object(sub_request(req, head_in)).await else {
+            return Err(not_found);
+        };
+        let head = head.output;
+        let info = match meta::parse(head.metadata.as_ref()) {
+            Ok(Some(info)) if info.committed && info.dek_b64 == r.dek_b64 => info,
+            _ => return Err(not_found),
+        };
+        let version = head.version_id.clone();
+        self.layout_of(req, (bucket, key, version.as_deref()), &info, dek)
+            .await?;
+        let up_etag = head.e_tag.unwrap_or(ETag::Strong(String::new()));
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(bucket.to_owned()),
+            key: Some(key.to_owned()),
+            e_tag: Some(etag::visible(&up_etag)),
+            version_id: version,
+            ..Default::default()
+        }))
     }
 
     async fn list_all_parts<T>(&self, req: &S3Request<T>, up_id: &str) -> S3Result<Vec<Part>>
@@ -283,10 +385,10 @@ impl Seal {
         mut req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let i = &mut req.input;
-        let (up_id, _) = self
+        let r = self
             .resolve_upload(&i.upload_id, &i.bucket, &i.key, false, None)
             .await?;
-        i.upload_id = up_id;
+        i.upload_id = r.upstream;
         self.up.abort_multipart_upload(req).await
     }
 
@@ -306,10 +408,10 @@ impl Seal {
                 "this upload id was not issued by s3seal for this key; use the id CreateMultipartUpload returned",
             ));
         }
-        let (up_id, _) = self
+        let r = self
             .resolve_upload(&i.upload_id, &i.bucket, &i.key, false, None)
             .await?;
-        i.upload_id = up_id;
+        i.upload_id = r.upstream;
         let mut resp = self.up.list_parts(req).await?;
         resp.output.upload_id = Some(client_id);
         for p in resp.output.parts.iter_mut().flatten() {
@@ -407,6 +509,16 @@ impl Seal {
             ..Default::default()
         }))
     }
+}
+
+/// A client upload id resolved: the store's id and, when the request could open it, the DEK.
+struct Resolved {
+    upstream: String,
+    dek: Option<std::sync::Arc<crate::format::Dek>>,
+    /// Parts are sealed for a committed layout, which Complete must write.
+    committed: bool,
+    /// The wrapped DEK the id carries (empty for raw store ids).
+    dek_b64: String,
 }
 
 /// Inputs that name one object; lets helpers build sub-requests from any of them.

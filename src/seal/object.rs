@@ -3,10 +3,12 @@
 use super::body::{Expectations, OpeningStream, PutFailure, sealed_body, take_outcome};
 use super::etag::{self, Preconditions};
 use super::{Seal, meta, ssec, sub_request};
+use crate::format::layout::Layout;
 use crate::format::size::{self, ByteRange, RangePlan};
-use crate::format::{Expect, StreamOpener};
+use crate::format::{Dek, Expect, StreamOpener};
 use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
+use std::sync::Arc;
 
 /// Moves the client's plaintext checksum claims out of an upload input (the store would
 /// check them against ciphertext) and into the verifier. Works on any input type that has
@@ -35,6 +37,8 @@ struct Planned<'a> {
     plan: RangePlan,
     stored: u64,
     customer: Option<&'a ssec::CustomerKey>,
+    /// The object version read, to find a committed layout's tags.
+    version: Option<String>,
 }
 
 impl Seal {
@@ -74,7 +78,7 @@ impl Seal {
             m.insert(meta::MD5.into(), hex::encode(md5));
         }
 
-        let (body, outcome, stored) = sealed_body(input.body.take(), &dek, 0, seg, expect);
+        let (body, outcome, stored) = sealed_body(input.body.take(), &dek, 0, seg, expect, false);
         drop(dek);
         input.body = Some(body);
         input.content_length = Some(stored as i64);
@@ -123,6 +127,7 @@ impl Seal {
         )?;
 
         let part_number = req.input.part_number;
+        let sub = sub_request(&req, ());
         let Some(range) = range else {
             // One upstream request: fetch everything, decide from the metadata it returns.
             let mut resp = self.up.get_object(req).await?;
@@ -138,20 +143,52 @@ impl Seal {
             let visible = etag::visible(&up_etag);
             pre.check(&visible, info.md5.as_deref(), out.last_modified.as_ref())?;
             let stored = out.content_length.unwrap_or(0).max(0) as u64;
-            let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
-            // With partNumber the store answers with that part's stored bytes: one whole
-            // stream of its own, placed by the store's Content-Range.
-            let (expect, content_range) = match (part_number, out.content_range.as_deref()) {
-                (Some(_), Some(cr)) if info.multipart => (
-                    Expect::multipart(true, true, None),
-                    Some(part_range(cr, plain, info.segment).ok_or_else(corrupt_size)?),
-                ),
-                _ => (expect_for(&info, &up_etag, 0, true), None),
+            let (opener, plain, content_range) = if info.committed {
+                let at = (bucket.as_str(), key.as_str(), out.version_id.as_deref());
+                let (dek, layout) = self.committed(&sub, at, &info, customer.as_ref()).await?;
+                match (part_number, out.content_range.as_deref()) {
+                    (Some(n), Some(_)) => {
+                        // The store answers with that part's stored bytes; the layout says
+                        // where they sit and what they must hold.
+                        let (at, len, span) = layout
+                            .part(n as u32, info.segment)
+                            .ok_or_else(|| self.refused(&bucket, &key, "part not in layout"))?;
+                        if size::stored_len(len, info.segment) != stored {
+                            return Err(self.refused(
+                                &bucket,
+                                &key,
+                                "part size differs from layout",
+                            ));
+                        }
+                        let total = layout.plain_len();
+                        let cr = format!("bytes {at}-{}/{total}", (at + len).max(1) - 1);
+                        let o = StreamOpener::with_spans(&dek, info.segment, vec![span]);
+                        (o, len, Some(cr))
+                    }
+                    _ => {
+                        self.check_layout_size(&layout, &info, stored, &bucket, &key)?;
+                        let spans = layout.full_spans(info.segment);
+                        let o = StreamOpener::with_spans(&dek, info.segment, spans);
+                        (o, layout.plain_len(), None)
+                    }
+                }
+            } else {
+                let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
+                // With partNumber the store answers with that part's stored bytes: one whole
+                // stream of its own, placed by the store's Content-Range.
+                let (expect, content_range) = match (part_number, out.content_range.as_deref()) {
+                    (Some(_), Some(cr)) if info.multipart => (
+                        Expect::multipart(true, true, None),
+                        Some(part_range(cr, plain, info.segment).ok_or_else(corrupt_size)?),
+                    ),
+                    _ => (expect_for(&info, &up_etag, 0, true), None),
+                };
+                let opener = self
+                    .opener(&info, &bucket, &key, expect, customer.as_ref())
+                    .await?
+                    .expect_segments(size::segments_in(stored, info.segment));
+                (opener, plain, content_range)
             };
-            let opener = self
-                .opener(&info, &bucket, &key, expect, customer.as_ref())
-                .await?
-                .expect_segments(size::segments_in(stored, info.segment));
             let mut body = out.body.take().unwrap_or_else(empty_blob);
             if plain == 0 {
                 // No body bytes go to the client, so the stream would never be polled: read
@@ -200,8 +237,9 @@ impl Seal {
                         plan,
                         stored,
                         customer: customer.as_ref(),
+                        version: resp.output.version_id.clone(),
                     };
-                    return self.serve_planned(resp, at, &bucket, &key).await;
+                    return self.serve_planned(&sub, resp, at, &bucket, &key).await;
                 }
             }
         }
@@ -232,7 +270,14 @@ impl Seal {
         let visible = etag::visible(&up_etag);
         pre.check(&visible, info.md5.as_deref(), head.last_modified.as_ref())?;
         let stored = head.content_length.unwrap_or(0).max(0) as u64;
-        let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
+        let plain = if info.committed {
+            let at = (bucket.as_str(), key.as_str(), head.version_id.as_deref());
+            let (_, layout) = self.committed(&sub, at, &info, customer.as_ref()).await?;
+            self.check_layout_size(&layout, &info, stored, &bucket, &key)?;
+            layout.plain_len()
+        } else {
+            size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?
+        };
         let plan = RangePlan::new(plain, info.segment, to_byte_range(&range))
             .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
         req.input.range = Some(Range::Int {
@@ -240,6 +285,10 @@ impl Seal {
             last: Some(plan.stored_last),
         });
         req.input.if_match = Some(ETagCondition::ETag(up_etag.clone()));
+        let version = head.version_id.clone();
+        if version.is_some() && req.input.version_id.is_none() {
+            req.input.version_id = version.clone();
+        }
         let resp = self.up.get_object(req).await?;
         let at = Planned {
             info: &info,
@@ -247,8 +296,9 @@ impl Seal {
             plan,
             stored,
             customer: customer.as_ref(),
+            version,
         };
-        self.serve_planned(resp, at, &bucket, &key).await
+        self.serve_planned(&sub, resp, at, &bucket, &key).await
     }
 
     /// The layout a ranged GET of stored bytes was planned against, when the store's answer
@@ -271,20 +321,39 @@ impl Seal {
     /// Turns the store's answer for a plan's covering segments into the client's range.
     async fn serve_planned(
         &self,
+        sub: &S3Request<()>,
         mut resp: S3Response<GetObjectOutput>,
         at: Planned<'_>,
         bucket: &str,
         key: &str,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let (info, plan) = (at.info, at.plan);
-        let reaches_end = plan.stored_last + 1 >= at.stored;
-        let expect = expect_for(info, &at.up_etag, plan.first_segment, reaches_end);
-        let covered = size::segments_in(plan.stored_last + 1 - plan.stored_first, info.segment);
-        let opener = self
-            .opener(info, bucket, key, expect, at.customer)
-            .await?
-            .expect_segments(covered);
-        let plain = size::plain_len(at.stored, info.segment).ok_or_else(corrupt_size)?;
+        let (opener, plain) = if info.committed {
+            let v = (bucket, key, at.version.as_deref());
+            let (dek, layout) = self.committed(sub, v, info, at.customer).await?;
+            self.check_layout_size(&layout, info, at.stored, bucket, key)?;
+            // Aligned layouts (all Complete writes) put segments on the global grid, so the
+            // bytes fetched for `plan` are exactly the layout's; anything else is refused.
+            let lp = layout
+                .plan(plan.plain_first, plan.plain_last, info.segment)
+                .filter(|lp| {
+                    (lp.stored_first, lp.stored_last, lp.skip)
+                        == (plan.stored_first, plan.stored_last, plan.skip)
+                })
+                .ok_or_else(|| self.refused(bucket, key, "range does not fit the layout"))?;
+            let o = StreamOpener::with_spans(&dek, info.segment, lp.spans);
+            (o, layout.plain_len())
+        } else {
+            let reaches_end = plan.stored_last + 1 >= at.stored;
+            let expect = expect_for(info, &at.up_etag, plan.first_segment, reaches_end);
+            let covered = size::segments_in(plan.stored_last + 1 - plan.stored_first, info.segment);
+            let opener = self
+                .opener(info, bucket, key, expect, at.customer)
+                .await?
+                .expect_segments(covered);
+            let plain = size::plain_len(at.stored, info.segment).ok_or_else(corrupt_size)?;
+            (opener, plain)
+        };
         let out = &mut resp.output;
         let body = out.body.take().unwrap_or_else(empty_blob);
         out.body = Some(self.opening(body, opener, plan.skip, plan.deliver, bucket, key));
@@ -323,6 +392,7 @@ impl Seal {
             &mut i.sse_customer_key_md5,
         )?;
         let show_owner = req.headers.contains_key(meta::SHOW_OWNER);
+        let sub = sub_request(&req, ());
         let mut resp = self.up.head_object(req).await?;
         let out = &mut resp.output;
         let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
@@ -351,7 +421,14 @@ impl Seal {
             out.sse_customer_key_md5 = Some(c.md5_b64.clone());
         }
         let stored = out.content_length.unwrap_or(0).max(0) as u64;
-        let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
+        let plain = if info.committed {
+            let at = (bucket.as_str(), key.as_str(), out.version_id.as_deref());
+            let (_, layout) = self.committed(&sub, at, &info, customer.as_ref()).await?;
+            self.check_layout_size(&layout, &info, stored, &bucket, &key)?;
+            layout.plain_len()
+        } else {
+            size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?
+        };
         out.content_length = Some(plain as i64);
         out.e_tag = Some(visible);
         meta::head_view(&mut out.metadata, info.md5.as_deref(), show_owner);
@@ -434,6 +511,49 @@ impl Seal {
                 Err(tampered())
             }
         }
+    }
+
+    /// The DEK and verified layout of a committed multipart object.
+    async fn committed(
+        &self,
+        sub: &S3Request<()>,
+        at: (&str, &str, Option<&str>),
+        info: &meta::SealInfo,
+        customer: Option<&ssec::CustomerKey>,
+    ) -> S3Result<(Arc<Dek>, Arc<Layout>)> {
+        let dek = self
+            .keys
+            .open(
+                &info.kek,
+                &info.dek_b64,
+                &info.wrap_context(at.0, at.1),
+                customer,
+            )
+            .await?;
+        let layout = self.layout_of(sub, at, info, &dek).await?;
+        Ok((dek, layout))
+    }
+
+    /// The store's length must be the layout's: a dropped or added part changes it.
+    fn check_layout_size(
+        &self,
+        layout: &Layout,
+        info: &meta::SealInfo,
+        stored: u64,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<()> {
+        if layout.stored_len(info.segment) == stored {
+            Ok(())
+        } else {
+            Err(self.refused(bucket, key, "stored size differs from the committed layout"))
+        }
+    }
+
+    /// Counts and logs a refused object; the error for the client.
+    fn refused(&self, bucket: &str, key: &str, why: &str) -> S3Error {
+        self.count_failure(bucket, key, why);
+        tampered()
     }
 
     /// Counts and logs a stored object that failed authentication.

@@ -1,6 +1,6 @@
 //! Upload ids that carry their own key, so any gateway process can continue an upload.
 //!
-//! The id handed to clients is `s3seal1~<store id>~<KEK id>~<wrapped DEK>~<tag>` (base64url
+//! The id handed to clients is `s3seal2~<store id>~<KEK id>~<wrapped DEK>~<tag>` (base64url
 //! fields). The wrapped DEK is the one written into the object's metadata at
 //! CreateMultipartUpload; the tag is an HMAC under a key derived from the DEK over the store's
 //! upload id, bucket and key, so a client cannot graft another upload's key onto this one.
@@ -13,6 +13,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 const PREFIX: &str = "s3seal1~";
+/// Uploads whose layout is committed at Complete (parts sealed in their own key domain).
+const PREFIX_V2: &str = "s3seal2~";
 const TAG_LEN: usize = 16;
 
 /// A parsed gateway upload id.
@@ -22,6 +24,9 @@ pub struct Token {
     pub kek: String,
     /// Standard base64, as stored in metadata.
     pub dek_b64: String,
+    /// An `s3seal2~` id: parts use the committed-part key domain and Complete commits the
+    /// layout. `s3seal1~` ids (issued before) complete the older way.
+    pub committed: bool,
     tag: Vec<u8>,
 }
 
@@ -36,22 +41,24 @@ pub fn encode(
 ) -> String {
     let blob = STANDARD.decode(dek_b64).unwrap_or_default();
     format!(
-        "{PREFIX}{}~{kek}~{}~{}",
+        "{PREFIX_V2}{}~{kek}~{}~{}",
         URL_SAFE_NO_PAD.encode(upstream),
         URL_SAFE_NO_PAD.encode(blob),
-        URL_SAFE_NO_PAD.encode(tag(dek, upstream, bucket, key))
+        URL_SAFE_NO_PAD.encode(tag(dek, true, upstream, bucket, key))
     )
 }
 
 /// Whether `id` claims to be a gateway upload id (valid or not).
 pub fn is_ours(id: &str) -> bool {
-    id.starts_with(PREFIX)
+    id.starts_with(PREFIX) || id.starts_with(PREFIX_V2)
 }
 
 /// `Ok(None)`: not one of ours (a raw store id, e.g. from ListMultipartUploads).
 pub fn decode(id: &str) -> Result<Option<Token>, &'static str> {
-    let Some(rest) = id.strip_prefix(PREFIX) else {
-        return Ok(None);
+    let (rest, committed) = match (id.strip_prefix(PREFIX), id.strip_prefix(PREFIX_V2)) {
+        (Some(r), _) => (r, false),
+        (_, Some(r)) => (r, true),
+        _ => return Ok(None),
     };
     let mut it = rest.split('~');
     let (Some(up), Some(kek), Some(blob), Some(t), None) =
@@ -75,6 +82,7 @@ pub fn decode(id: &str) -> Result<Option<Token>, &'static str> {
         upstream,
         kek: kek.to_owned(),
         dek_b64: STANDARD.encode(blob),
+        committed,
         tag,
     }))
 }
@@ -82,16 +90,22 @@ pub fn decode(id: &str) -> Result<Option<Token>, &'static str> {
 impl Token {
     /// Constant-time check that this id was issued for this upload, bucket and key.
     pub fn verify(&self, dek: &Dek, bucket: &str, key: &str) -> bool {
-        let mut mac = mac(dek);
+        let mut mac = mac(dek, self.committed);
         feed(&mut mac, &self.upstream, bucket, key);
         mac.verify_truncated_left(&self.tag).is_ok()
     }
 }
 
-fn mac(dek: &Dek) -> Hmac<Sha256> {
+/// The v2 key differs, so an id's prefix cannot be switched to change how parts are sealed.
+fn mac(dek: &Dek, committed: bool) -> Hmac<Sha256> {
     let hk = hkdf::Hkdf::<Sha256>::new(None, dek.expose());
     let mut k = zeroize::Zeroizing::new([0u8; 32]);
-    hk.expand(b"s3seal v1 upload id", &mut *k)
+    let info: &[u8] = if committed {
+        b"s3seal v2 upload id"
+    } else {
+        b"s3seal v1 upload id"
+    };
+    hk.expand(info, &mut *k)
         .expect("32 bytes is a valid HKDF length");
     Hmac::<Sha256>::new_from_slice(&*k).expect("any key length")
 }
@@ -103,8 +117,8 @@ fn feed(mac: &mut Hmac<Sha256>, upstream: &str, bucket: &str, key: &str) {
     }
 }
 
-fn tag(dek: &Dek, upstream: &str, bucket: &str, key: &str) -> [u8; TAG_LEN] {
-    let mut m = mac(dek);
+fn tag(dek: &Dek, committed: bool, upstream: &str, bucket: &str, key: &str) -> [u8; TAG_LEN] {
+    let mut m = mac(dek, committed);
     feed(&mut m, upstream, bucket, key);
     let full = m.finalize().into_bytes();
     let mut t = [0u8; TAG_LEN];
@@ -148,11 +162,16 @@ mod tests {
                 .verify(&dek, "b", "photos/a.jpg")
         );
         assert_eq!(decode("2d1fd785-e896").unwrap(), None);
+        // Switching the prefix (to have parts sealed the older way) breaks the tag.
+        let v1 = id.replacen("s3seal2~", "s3seal1~", 1);
+        let t1 = decode(&v1).unwrap().unwrap();
+        assert!(!t1.committed && t.committed);
+        assert!(!t1.verify(&dek, "b", "photos/a.jpg"));
     }
 
     proptest! {
         #[test]
-        fn arbitrary_ids_never_panic(s in "s3seal1~.{0,200}") {
+        fn arbitrary_ids_never_panic(s in "s3seal[12]~.{0,200}") {
             let _ = decode(&s);
         }
     }

@@ -1,0 +1,357 @@
+//! Committed multipart layouts on the store: written as object tags after
+//! CompleteMultipartUpload, read (and cached) before any plaintext of a committed object is
+//! released, and hidden from clients' own tagging calls.
+//!
+//! Tags rather than a metadata-replacing self-copy: one small request, no data copied (a
+//! self-copy moves the whole object and is limited to 5 GiB on S3), and tags follow the
+//! object through server-side copies. The cost is counted against S3's 10 tags per object.
+
+use super::{Seal, meta, sub_request};
+use crate::format::Dek;
+use crate::format::layout::{Layout, LayoutError};
+use s3s::dto::*;
+use s3s::{S3Request, S3Result, s3_error};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Verified layouts by wrapped DEK: a DEK belongs to one object version and its layout never
+/// changes, so an entry never goes stale (a rotated key is simply a new entry).
+#[derive(Default)]
+pub struct LayoutCache {
+    map: Mutex<HashMap<String, Arc<Layout>>>,
+}
+
+const CACHE_MAX: usize = 10_000;
+
+impl LayoutCache {
+    fn get(&self, dek_b64: &str) -> Option<Arc<Layout>> {
+        self.map.lock().expect("layout cache").get(dek_b64).cloned()
+    }
+
+    fn put(&self, dek_b64: &str, l: Arc<Layout>) {
+        let mut m = self.map.lock().expect("layout cache");
+        if m.len() >= CACHE_MAX {
+            m.clear();
+        }
+        m.insert(dek_b64.to_owned(), l);
+    }
+}
+
+/// The tag keys and values that carry `sealed`.
+pub fn tags_for(sealed: &[u8]) -> Vec<Tag> {
+    Layout::to_tag_values(sealed)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| Tag {
+            key: Some(meta::layout_tag_key(i)),
+            value: Some(v),
+        })
+        .collect()
+}
+
+/// The sealed layout bytes found in a tag set, if any.
+fn sealed_from(tags: &[Tag]) -> Option<Result<Vec<u8>, LayoutError>> {
+    let find = |k: &str| {
+        tags.iter()
+            .find(|t| t.key.as_deref() == Some(k))
+            .and_then(|t| t.value.as_deref())
+    };
+    let mut values = Vec::new();
+    while let Some(v) = find(&meta::layout_tag_key(values.len())) {
+        values.push(v);
+    }
+    (!values.is_empty()).then(|| Layout::from_tag_values(&values))
+}
+
+/// Refuses an `x-amz-tagging` header (URL-encoded `k=v&...`) naming a reserved tag key.
+pub fn reject_reserved_header(tagging: Option<&str>) -> S3Result<()> {
+    let reserved = tagging.is_some_and(|t| {
+        t.split('&').any(|kv| {
+            let k = kv.split('=').next().unwrap_or("");
+            percent_decode(k)
+                .to_ascii_lowercase()
+                .starts_with(meta::TAG_PREFIX)
+        })
+    });
+    if reserved {
+        return Err(s3_error!(
+            InvalidTag,
+            "tag keys starting with s3seal- are reserved by the gateway"
+        ));
+    }
+    Ok(())
+}
+
+/// `%XX` and `+` decoding, lossy: only used to recognise a reserved prefix.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            b.get(i + 1).and_then(|&c| hex(c)),
+            b.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+            (b'+', ..) => out.push(b' '),
+            (c, ..) => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `tagging` (an `x-amz-tagging` value) with `tags` appended.
+pub fn append_to_header(tagging: Option<&str>, tags: &[Tag]) -> String {
+    let mut out = tagging.unwrap_or("").to_owned();
+    for t in tags {
+        let (Some(k), Some(v)) = (&t.key, &t.value) else {
+            continue;
+        };
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(&percent_encode(k));
+        out.push('=');
+        out.push_str(&percent_encode(v));
+    }
+    out
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub fn is_reserved(t: &Tag) -> bool {
+    t.key
+        .as_deref()
+        .is_some_and(|k| k.to_ascii_lowercase().starts_with(meta::TAG_PREFIX))
+}
+
+impl Seal {
+    /// Commits `layout` on the object CompleteMultipartUpload just wrote (that version when
+    /// the store names one), keeping the tags the client set at CreateMultipartUpload.
+    pub(super) async fn commit_layout<T>(
+        &self,
+        req: &S3Request<T>,
+        at: (&str, &str, Option<&str>),
+        dek: &Dek,
+        layout: &Layout,
+    ) -> S3Result<()> {
+        let (bucket, key, version) = at;
+        let get = GetObjectTaggingInput {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: version.map(str::to_owned),
+            ..Default::default()
+        };
+        let mut tags = self
+            .up
+            .get_object_tagging(sub_request(req, get))
+            .await?
+            .output
+            .tag_set;
+        tags.retain(|t| !is_reserved(t));
+        tags.extend(tags_for(&layout.seal(dek, self.segment)));
+        self.put_tags(req, bucket, key, version, tags).await
+    }
+
+    async fn put_tags<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        tags: Vec<Tag>,
+    ) -> S3Result<()> {
+        let put = PutObjectTaggingInput {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: version.map(str::to_owned),
+            tagging: Tagging { tag_set: tags },
+            checksum_algorithm: None,
+            content_md5: None,
+            expected_bucket_owner: None,
+            request_payer: None,
+        };
+        self.up
+            .put_object_tagging(sub_request(req, put))
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                s3s::S3Error::with_message(
+                    e.code().clone(),
+                    format!(
+                        "s3seal could not commit the multipart layout as object tags (does the store support object tagging?): {}",
+                        e.message().unwrap_or("")
+                    ),
+                )
+            })
+    }
+
+    /// The verified layout of a committed multipart object. A missing or invalid layout
+    /// refuses the read: fail closed, since without it parts could be dropped unnoticed.
+    pub(super) async fn layout_of<T>(
+        &self,
+        req: &S3Request<T>,
+        at: (&str, &str, Option<&str>),
+        info: &meta::SealInfo,
+        dek: &Dek,
+    ) -> S3Result<Arc<Layout>> {
+        if let Some(l) = self.layouts.get(&info.dek_b64) {
+            return Ok(l);
+        }
+        let (bucket, key, version) = at;
+        let get = GetObjectTaggingInput {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: version.map(str::to_owned),
+            ..Default::default()
+        };
+        let tags = self
+            .up
+            .get_object_tagging(sub_request(req, get))
+            .await?
+            .output
+            .tag_set;
+        let opened = match sealed_from(&tags) {
+            None => Err("its committed multipart layout is missing".to_owned()),
+            Some(Err(e)) => Err(format!("its multipart layout tag: {e}")),
+            Some(Ok(sealed)) => Layout::open(&sealed, dek, info.segment)
+                .map_err(|e| format!("its multipart layout tag: {e}")),
+        };
+        match opened {
+            Ok(l) => {
+                let l = Arc::new(l);
+                self.layouts.put(&info.dek_b64, l.clone());
+                Ok(l)
+            }
+            Err(why) => {
+                self.stats
+                    .decrypt_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(%bucket, %key, reason = %why, "refusing read: stored object failed authentication");
+                Err(super::object::tampered())
+            }
+        }
+    }
+
+    /// GetObjectTagging without the gateway's own tags.
+    pub(super) async fn get_tagging_visible(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<s3s::S3Response<GetObjectTaggingOutput>> {
+        let mut resp = self.up.get_object_tagging(req).await?;
+        resp.output.tag_set.retain(|t| !is_reserved(t));
+        Ok(resp)
+    }
+
+    /// PutObjectTagging that keeps the gateway's own tags; clients cannot write them.
+    pub(super) async fn put_tagging_keeping(
+        &self,
+        mut req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<s3s::S3Response<PutObjectTaggingOutput>> {
+        if req.input.tagging.tag_set.iter().any(is_reserved) {
+            return Err(s3_error!(
+                InvalidTag,
+                "tag keys starting with s3seal- are reserved by the gateway"
+            ));
+        }
+        let ours = self.reserved_tags(&req).await?;
+        req.input.tagging.tag_set.extend(ours);
+        self.up.put_object_tagging(req).await
+    }
+
+    /// DeleteObjectTagging that keeps the gateway's own tags.
+    pub(super) async fn delete_tagging_keeping(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<s3s::S3Response<DeleteObjectTaggingOutput>> {
+        let i = &req.input;
+        let get = GetObjectTaggingInput {
+            bucket: i.bucket.clone(),
+            key: i.key.clone(),
+            version_id: i.version_id.clone(),
+            ..Default::default()
+        };
+        let tags = self
+            .up
+            .get_object_tagging(sub_request(&req, get))
+            .await?
+            .output;
+        let ours: Vec<Tag> = tags.tag_set.into_iter().filter(is_reserved).collect();
+        if ours.is_empty() {
+            return self.up.delete_object_tagging(req).await;
+        }
+        let version = i.version_id.clone();
+        self.put_tags(&req, &i.bucket, &i.key, version.as_deref(), ours)
+            .await?;
+        Ok(s3s::S3Response::new(DeleteObjectTaggingOutput {
+            version_id: tags.version_id,
+        }))
+    }
+
+    async fn reserved_tags(&self, req: &S3Request<PutObjectTaggingInput>) -> S3Result<Vec<Tag>> {
+        let i = &req.input;
+        self.reserved_tags_of(req, (&i.bucket, &i.key, i.version_id.as_deref()))
+            .await
+    }
+
+    /// The gateway's own tags on an object (its committed layout).
+    pub(super) async fn reserved_tags_of<T>(
+        &self,
+        req: &S3Request<T>,
+        at: (&str, &str, Option<&str>),
+    ) -> S3Result<Vec<Tag>> {
+        let get = GetObjectTaggingInput {
+            bucket: at.0.to_owned(),
+            key: at.1.to_owned(),
+            version_id: at.2.map(str::to_owned),
+            ..Default::default()
+        };
+        let tags = self
+            .up
+            .get_object_tagging(sub_request(req, get))
+            .await?
+            .output;
+        Ok(tags.tag_set.into_iter().filter(is_reserved).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_keys_are_recognised_however_encoded() {
+        for h in [
+            "s3seal-layout=x",
+            "a=1&S3SEAL-x=2",
+            "%73%33seal-layout=x",
+            "a=b&s3seal-",
+        ] {
+            assert!(reject_reserved_header(Some(h)).is_err(), "{h}");
+        }
+        for h in ["", "a=1", "s3seal=1", "x=s3seal-layout", "%zz=1", "%"] {
+            assert!(reject_reserved_header(Some(h)).is_ok(), "{h}");
+        }
+        let t = tags_for(&[0xfbu8; 300]);
+        let h = append_to_header(Some("a=1"), &t);
+        assert!(h.starts_with("a=1&s3seal-layout="));
+        assert!(!h[4..].contains('+') && !h.contains('/'));
+    }
+}

@@ -259,3 +259,199 @@ async fn unbound_objects_stay_readable_in_a_mirrored_bucket() {
     put_raw(&gw, &dst, "m", raw, meta).await;
     assert_eq!(gw.get(&dst, "m").await, data);
 }
+
+/// The object's tags straight from the store.
+async fn raw_tags(gw: &TestGateway, b: &str, k: &str) -> Vec<aws_sdk_s3::types::Tag> {
+    let out = gw
+        .upstream
+        .get_object_tagging()
+        .bucket(b)
+        .key(k)
+        .send()
+        .await;
+    out.expect("direct GetObjectTagging").tag_set().to_vec()
+}
+
+async fn put_raw_tags(gw: &TestGateway, b: &str, k: &str, tags: Vec<aws_sdk_s3::types::Tag>) {
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .set_tag_set(Some(tags))
+        .build()
+        .unwrap();
+    gw.upstream
+        .put_object_tagging()
+        .bucket(b)
+        .key(k)
+        .tagging(tagging)
+        .send()
+        .await
+        .expect("direct PutObjectTagging");
+}
+
+/// An attacker who rewrites the object and puts its tags (the committed layout) back.
+async fn tamper_keeping_tags(
+    gw: &TestGateway,
+    b: &str,
+    k: &str,
+    edit: impl FnOnce(&mut Vec<u8>, &mut HashMap<String, String>),
+) {
+    let tags = raw_tags(gw, b, k).await;
+    let (mut raw, mut meta) = gw.raw_get(b, k).await;
+    edit(&mut raw, &mut meta);
+    put_raw(gw, b, k, raw, meta).await;
+    put_raw_tags(gw, b, k, tags).await;
+}
+
+const PART: usize = 5 << 20;
+/// Stored bytes of one 5 MiB part.
+const PART_STORED: usize = PART / S * FULL;
+
+/// Three 5 MiB parts and a short fourth.
+async fn four_part_object(gw: &TestGateway, b: &str, k: &str) -> Vec<u8> {
+    let data = pattern(3 * PART + 3 * S + 17, 23);
+    multipart_put(&gw.client, b, k, &data, PART).await;
+    assert_eq!(gw.get(b, k).await, data);
+    // What the store holds: ciphertext, the wrapped key, and the committed layout as tags.
+    let (raw, meta) = gw.raw_get(b, k).await;
+    assert_eq!(meta.get("s3seal-mp").map(String::as_str), Some("2"));
+    assert!(meta.contains_key("s3seal-dek"));
+    let probe = &data[PART..PART + 32];
+    assert!(
+        !raw.windows(32).any(|w| w == probe),
+        "plaintext found in the store"
+    );
+    let tags = raw_tags(gw, b, k).await;
+    assert!(tags.iter().any(|t| t.key() == "s3seal-layout"), "{tags:?}");
+    data
+}
+
+/// Issue 18 item 2: whole parts dropped at the store — the last one (old code: a clean 200
+/// when the ETag's part count was rewritten too, as on the embedded store), a middle one,
+/// or with the metadata downgraded to the older, uncommitted multipart format — are refused
+/// by full and ranged reads and by HEAD, before any byte of the missing data is claimed.
+#[tokio::test]
+async fn dropped_parts_are_refused() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let before = decrypt_failures(&gw).await;
+        type Edit = Box<dyn FnOnce(&mut Vec<u8>, &mut HashMap<String, String>)>;
+        let edits: Vec<(&str, Edit)> = vec![
+            (
+                "last part dropped",
+                Box::new(|r, _| r.truncate(3 * PART_STORED)),
+            ),
+            (
+                "middle part dropped",
+                Box::new(|r, _| {
+                    r.drain(PART_STORED..2 * PART_STORED);
+                }),
+            ),
+            (
+                "last part dropped, metadata downgraded to mp=1",
+                Box::new(|r, m| {
+                    r.truncate(3 * PART_STORED);
+                    m.insert("s3seal-mp".into(), "1".into());
+                }),
+            ),
+        ];
+        for (what, edit) in edits {
+            let k = format!("mp-{}", what.len());
+            four_part_object(&gw, &b, &k).await;
+            tamper_keeping_tags(&gw, &b, &k, edit).await;
+            for range in [None, Some("bytes=0-99"), Some("bytes=10485760-10485859")] {
+                let seen = get(&gw, &b, &k, range).await;
+                assert_refused(&seen, &format!("{kind:?} {what} {range:?}"));
+            }
+            let head = gw.client.head_object().bucket(&b).key(&k).send().await;
+            let downgraded = what.contains("downgraded");
+            // HEAD of a downgraded object cannot open anything; it reports the stored size.
+            assert!(
+                head.is_err() || downgraded,
+                "{kind:?} {what}: HEAD succeeded"
+            );
+        }
+        assert!(decrypt_failures(&gw).await > before);
+    }
+}
+
+/// Issue 18 items 2-3: parts moved around inside the object. Swapped parts 2 and 3 are
+/// refused at the first segment out of place; part 3's bytes replaced by part 2's (a valid
+/// chain of the same object, old code served it to ranged reads as a 206 of wrong bytes)
+/// are refused by every read that reaches them.
+#[tokio::test]
+async fn moved_parts_and_spliced_ranges_are_refused() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        four_part_object(&gw, &b, "swap").await;
+        tamper_keeping_tags(&gw, &b, "swap", |r, _| {
+            let p2: Vec<u8> = r[PART_STORED..2 * PART_STORED].to_vec();
+            let p3: Vec<u8> = r[2 * PART_STORED..3 * PART_STORED].to_vec();
+            r[PART_STORED..2 * PART_STORED].copy_from_slice(&p3);
+            r[2 * PART_STORED..3 * PART_STORED].copy_from_slice(&p2);
+        })
+        .await;
+        let seen = get(&gw, &b, "swap", None).await;
+        assert_refused(&seen, &format!("{kind:?} swapped parts"));
+
+        let data = four_part_object(&gw, &b, "splice").await;
+        tamper_keeping_tags(&gw, &b, "splice", |r, _| {
+            let p2: Vec<u8> = r[PART_STORED..2 * PART_STORED].to_vec();
+            r[2 * PART_STORED..3 * PART_STORED].copy_from_slice(&p2);
+        })
+        .await;
+        // Part 1 is intact and still served; anything in part 3 is refused.
+        let at = 2 * PART as u64;
+        for range in [
+            format!("bytes={at}-{}", at + 99),
+            format!("bytes={}-{}", at + 70_000, at + 8_000_000),
+        ] {
+            let seen = get(&gw, &b, "splice", Some(&range)).await;
+            assert_refused(&seen, &format!("{kind:?} spliced {range}"));
+        }
+        // Intact parts 1 and 4 are still served.
+        match get(&gw, &b, "splice", Some("bytes=0-99")).await {
+            Seen::Complete(d) => assert_eq!(d, data[..100]),
+            other => panic!("{kind:?} intact part 1: {other:?}"),
+        }
+        match get(&gw, &b, "splice", Some("bytes=-100")).await {
+            Seen::Complete(d) => assert_eq!(d, data[data.len() - 100..]),
+            other => panic!("{kind:?} intact part 4: {other:?}"),
+        }
+    }
+}
+
+/// A committed object whose layout tags are gone, or were replaced by another object's
+/// (valid, but under another DEK), is refused rather than read the older way.
+#[tokio::test]
+async fn missing_or_foreign_layout_is_refused() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        four_part_object(&gw, &b, "a").await;
+        four_part_object(&gw, &b, "b").await;
+        let foreign = raw_tags(&gw, &b, "b").await;
+        put_raw_tags(&gw, &b, "a", foreign).await;
+        // A fresh process: nothing verified is cached.
+        let gw = gw.restart().await;
+        assert_refused(&get(&gw, &b, "a", None).await, &format!("{kind:?} foreign"));
+        gw.upstream
+            .delete_object_tagging()
+            .bucket(&b)
+            .key("b")
+            .send()
+            .await
+            .unwrap();
+        let gw = gw.restart().await;
+        assert_refused(&get(&gw, &b, "b", None).await, &format!("{kind:?} missing"));
+        assert!(
+            gw.client
+                .head_object()
+                .bucket(&b)
+                .key("b")
+                .send()
+                .await
+                .is_err()
+        );
+    }
+}

@@ -292,19 +292,33 @@ async fn copies_and_multipart_with_customer_keys() {
                     .build(),
             );
         }
-        gw.client
+        let done = CompletedMultipartUpload::builder()
+            .set_parts(Some(parts))
+            .build();
+        // Complete needs the customer key: the object's layout is authenticated under its
+        // data key, which only that key unwraps (boto3 and aws cli send it, S3 accepts it).
+        let r = gw
+            .client
             .complete_multipart_upload()
             .bucket(&b)
             .key("mp")
             .upload_id(&id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
+            .multipart_upload(done.clone())
             .send()
-            .await
-            .unwrap();
+            .await;
+        assert_eq!(error_code(r).as_deref(), Some("InvalidRequest"), "{kind:?}");
+        with_key!(
+            gw.client
+                .complete_multipart_upload()
+                .bucket(&b)
+                .key("mp")
+                .upload_id(&id),
+            a
+        )
+        .multipart_upload(done)
+        .send()
+        .await
+        .unwrap();
         let got = with_key!(gw.client.get_object().bucket(&b).key("mp"), a)
             .send()
             .await

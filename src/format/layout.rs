@@ -144,7 +144,16 @@ impl Layout {
         if !constant_time_eq(tag, &want) {
             return Err(LayoutError::Authentication);
         }
-        let runs = body
+        Self::open_unverified(sealed)
+    }
+
+    /// The runs of a sealed layout *without* checking its MAC: for LIST sizes only, which
+    /// a store writer controls anyway (reads always use [`Layout::open`]).
+    pub fn open_unverified(sealed: &[u8]) -> Result<Layout, LayoutError> {
+        if sealed.len() < MAC_LEN + RUN_LEN || (sealed.len() - MAC_LEN) % RUN_LEN != 0 {
+            return Err(LayoutError::Malformed);
+        }
+        let runs = sealed[MAC_LEN..]
             .chunks_exact(RUN_LEN)
             .map(|c| Run {
                 first: u32::from_be_bytes(c[..4].try_into().expect("4 bytes")),
@@ -210,20 +219,30 @@ impl Layout {
             .collect()
     }
 
-    /// The segments of part `n` alone (GET with partNumber), with its plaintext offset and size.
-    pub fn part(&self, n: u32, segment: u32) -> Option<(u64, u64, Span)> {
-        let mut at = 0;
+    /// The segments of part `n` alone (GET with partNumber), with its plaintext offset and
+    /// size and its stored offset.
+    pub fn part(&self, n: u32, segment: u32) -> Option<PartAt> {
+        let (mut plain_at, mut stored_at) = (0, 0);
         for (part, p) in self.parts() {
             if part == n {
-                return Some((
-                    at,
-                    p,
-                    Span::new(part, p, segment, 0, segment_count(p, segment)),
-                ));
+                let span = Span::new(part, p, segment, 0, segment_count(p, segment));
+                return Some(PartAt {
+                    plain_at,
+                    plain: p,
+                    stored_at,
+                    span,
+                });
             }
-            at += p;
+            plain_at += p;
+            stored_at += stored_len(p, segment);
         }
         None
+    }
+
+    /// Tags the sealed layout takes (what a tag count shown to clients must leave out).
+    pub fn tag_count(&self) -> usize {
+        let sealed = MAC_LEN + RUN_LEN * self.runs.len();
+        (sealed.div_ceil(3) * 4).div_ceil(TAG_VALUE_MAX)
     }
 
     /// Tag values carrying the sealed layout: base64 split into values S3 accepts.
@@ -241,6 +260,15 @@ impl Layout {
             .decode(values.concat())
             .map_err(|_| LayoutError::Malformed)
     }
+}
+
+/// Where one part sits (see [`Layout::part`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartAt {
+    pub plain_at: u64,
+    pub plain: u64,
+    pub stored_at: u64,
+    pub span: Span,
 }
 
 /// Which stored segments a read covers and what it hands out.
@@ -355,6 +383,10 @@ mod tests {
             .seal(&Dek::generate(), S);
         let values = Layout::to_tag_values(&sealed);
         assert!(values.len() > 1 && values.iter().all(|v| v.len() <= TAG_VALUE_MAX));
+        assert_eq!(
+            Layout::from_parts(&parts).unwrap().tag_count(),
+            values.len()
+        );
     }
 
     /// Plans agree with a brute-force walk over every segment of every part.

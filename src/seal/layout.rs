@@ -19,11 +19,31 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 pub struct LayoutCache {
     map: Mutex<HashMap<String, Arc<Layout>>>,
+    /// Plaintext sizes of multipart objects for LIST, by (bucket, key, store ETag, stored
+    /// size): a rewritten object has another ETag or size, so entries do not go stale.
+    sizes: Mutex<HashMap<(String, String, String, u64), u64>>,
 }
 
 const CACHE_MAX: usize = 10_000;
+const SIZES_MAX: usize = 100_000;
+/// Concurrent tag requests of one LIST page.
+const LIST_LOOKUPS: usize = 16;
 
 impl LayoutCache {
+    pub fn remember_size(&self, bucket: &str, key: &str, etag: &str, stored: u64, plain: u64) {
+        let mut m = self.sizes.lock().expect("size cache");
+        if m.len() >= SIZES_MAX {
+            m.clear();
+        }
+        m.insert((bucket.into(), key.into(), etag.into(), stored), plain);
+    }
+
+    fn size(&self, bucket: &str, key: &str, etag: &str, stored: u64) -> Option<u64> {
+        let m = self.sizes.lock().expect("size cache");
+        m.get(&(bucket.into(), key.into(), etag.into(), stored))
+            .copied()
+    }
+
     fn get(&self, dek_b64: &str) -> Option<Arc<Layout>> {
         self.map.lock().expect("layout cache").get(dek_b64).cloned()
     }
@@ -246,6 +266,59 @@ impl Seal {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::error!(%bucket, %key, reason = %why, "refusing read: stored object failed authentication");
                 Err(super::object::tampered())
+            }
+        }
+    }
+
+    /// LIST sizes of multipart objects of two or more parts. Their parts may not be whole
+    /// segments, so the closed-form size can be wrong: the committed layout's size is used
+    /// (from the cache, else one GetObjectTagging per object, 16 at a time). Called after
+    /// [`super::list::translate`] with the stored sizes it replaced.
+    pub(super) async fn list_sizes<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        objects: &mut [Object],
+        stored: &[Option<i64>],
+    ) {
+        use futures::StreamExt;
+        let wanted: Vec<(usize, String, String, u64)> = objects
+            .iter()
+            .zip(stored)
+            .enumerate()
+            .filter_map(|(i, (o, s))| {
+                let e = o.e_tag.as_ref()?.value().to_owned();
+                let parts: u32 = e.rsplit_once('-')?.1.parse().ok()?;
+                (parts >= 2).then_some((i, o.key.clone()?, e, (*s)?.max(0) as u64))
+            })
+            .collect();
+        let found: Vec<(usize, Option<u64>)> = futures::stream::iter(wanted)
+            .map(|(i, key, etag, stored)| async move {
+                if let Some(p) = self.layouts.size(bucket, &key, &etag, stored) {
+                    return (i, Some(p));
+                }
+                let get = GetObjectTaggingInput {
+                    bucket: bucket.to_owned(),
+                    key: key.clone(),
+                    ..Default::default()
+                };
+                let tags = self.up.get_object_tagging(sub_request(req, get)).await;
+                let plain = tags.ok().and_then(|t| {
+                    let sealed = sealed_from(&t.output.tag_set)?.ok()?;
+                    let l = Layout::open_unverified(&sealed).ok()?;
+                    (l.stored_len(self.segment) == stored).then(|| l.plain_len())
+                });
+                if let Some(p) = plain {
+                    self.layouts.remember_size(bucket, &key, &etag, stored, p);
+                }
+                (i, plain)
+            })
+            .buffer_unordered(LIST_LOOKUPS)
+            .collect()
+            .await;
+        for (i, plain) in found {
+            if let Some(p) = plain {
+                objects[i].size = Some(p as i64);
             }
         }
     }

@@ -384,7 +384,9 @@ impl S3 for Seal {
         let mut resp = self.up.list_objects(req).await?;
         if let Some(c) = resp.output.contents.as_mut() {
             list::fill_missing_etags(&self.up, self.local_root.as_deref(), &sub, &bucket, c).await;
+            let stored: Vec<Option<i64>> = c.iter().map(|o| o.size).collect();
             list::translate(c, self.segment);
+            self.list_sizes(&sub, &bucket, c, &stored).await;
         }
         Ok(resp)
     }
@@ -399,7 +401,9 @@ impl S3 for Seal {
         let mut resp = self.up.list_objects_v2(req).await?;
         if let Some(c) = resp.output.contents.as_mut() {
             list::fill_missing_etags(&self.up, self.local_root.as_deref(), &sub, &bucket, c).await;
+            let stored: Vec<Option<i64>> = c.iter().map(|o| o.size).collect();
             list::translate(c, self.segment);
+            self.list_sizes(&sub, &bucket, c, &stored).await;
         }
         Ok(resp)
     }

@@ -15,6 +15,9 @@ use crate::format::size;
 use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
+/// S3's smallest part but the last (5 MiB).
+const MIN_PART: u64 = 5 << 20;
+
 impl Seal {
     pub(super) async fn create_multipart_sealed(
         &self,
@@ -170,7 +173,13 @@ impl Seal {
             return Err(s3_error!(InternalError, "part ended before it was sealed"));
         };
         let o = &mut resp.output;
-        o.e_tag = Some(ETag::Strong(hex::encode(md5)));
+        // Committed uploads answer the store's part ETag in the visible form, so that
+        // Complete can check the client's list (InvalidPart) and ListParts agrees; older
+        // uploads keep the plaintext MD5 their clients already hold.
+        o.e_tag = match (&o.e_tag, committed) {
+            (Some(e), true) => Some(etag::visible(e)),
+            _ => Some(ETag::Strong(hex::encode(md5))),
+        };
         o.checksum_crc32 = sums.checksum_crc32;
         o.checksum_crc32c = sums.checksum_crc32c;
         o.checksum_sha1 = sums.checksum_sha1;
@@ -233,11 +242,20 @@ impl Seal {
         let mut parts = Vec::with_capacity(wanted.len());
         let mut sizes = Vec::with_capacity(wanted.len());
         let mut total = 0u64;
-        for (idx, (n, _)) in wanted.iter().enumerate() {
-            let Some(p) = stored_parts.iter().find(|p| p.part_number == Some(*n)) else {
+        for (idx, (n, client_etag)) in wanted.iter().enumerate() {
+            let found = stored_parts.iter().find(|p| p.part_number == Some(*n));
+            // As S3: a part that is missing, or whose ETag differs from the one its upload
+            // answered (a stale or mixed-up list), is InvalidPart.
+            let etag_ok = |p: &Part| match (client_etag, &p.e_tag) {
+                (Some(c), Some(e)) if committed => {
+                    c.value().trim_matches('"') == etag::visible(e).value()
+                }
+                _ => true,
+            };
+            let Some(p) = found.filter(|p| etag_ok(p)) else {
                 return Err(s3_error!(
                     InvalidPart,
-                    "One or more of the specified parts could not be found."
+                    "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
                 ));
             };
             let stored = p.size.unwrap_or(0).max(0) as u64;
@@ -251,7 +269,15 @@ impl Seal {
                 })?;
             total += plain;
             let last = idx + 1 == wanted.len();
-            if !last && plain % u64::from(self.segment) != 0 {
+            // Parts that are not whole segments need the committed layout to be read (and
+            // LIST then looks their size up); older uploads cannot have them.
+            if !last && plain < MIN_PART && plain % u64::from(self.segment) != 0 {
+                return Err(s3_error!(
+                    EntityTooSmall,
+                    "Your proposed upload is smaller than the minimum allowed object size."
+                ));
+            }
+            if !last && !committed && plain % u64::from(self.segment) != 0 {
                 return Err(S3Error::with_message(
                     s3s::S3ErrorCode::InvalidPart,
                     format!(
@@ -298,6 +324,11 @@ impl Seal {
             let version = resp.output.version_id.clone();
             self.commit_layout(&sub, (&bucket, &key, version.as_deref()), dek, layout)
                 .await?;
+            if let Some(e) = &resp.output.e_tag {
+                let stored = layout.stored_len(self.segment);
+                self.layouts
+                    .remember_size(&bucket, &key, e.value(), stored, layout.plain_len());
+            }
         }
         let o = &mut resp.output;
         if let Some(e) = &o.e_tag {
@@ -415,6 +446,11 @@ impl Seal {
         let mut resp = self.up.list_parts(req).await?;
         resp.output.upload_id = Some(client_id);
         for p in resp.output.parts.iter_mut().flatten() {
+            if r.committed
+                && let Some(e) = &p.e_tag
+            {
+                p.e_tag = Some(etag::visible(e));
+            }
             if let Some(plain) = p
                 .size
                 .and_then(|s| size::plain_len(s.max(0) as u64, self.segment))

@@ -146,14 +146,37 @@ impl Seal {
             let (opener, plain, content_range) = if info.committed {
                 let at = (bucket.as_str(), key.as_str(), out.version_id.as_deref());
                 let (dek, layout) = self.committed(&sub, at, &info, customer.as_ref()).await?;
-                match (part_number, out.content_range.as_deref()) {
-                    (Some(n), Some(_)) => {
-                        // The store answers with that part's stored bytes; the layout says
-                        // where they sit and what they must hold.
-                        let (at, len, span) = layout
-                            .part(n as u32, info.segment)
-                            .ok_or_else(|| self.refused(&bucket, &key, "part not in layout"))?;
-                        if size::stored_len(len, info.segment) != stored {
+                hide_layout_tags(&mut out.tag_count, &layout);
+                match part_number {
+                    Some(n) => {
+                        // The layout says where the part sits and what it must hold.
+                        let p = layout.part(n as u32, info.segment).ok_or_else(|| {
+                            let mut e = S3Error::with_message(
+                                s3s::S3ErrorCode::Custom("InvalidPartNumber".into()),
+                                "The requested partnumber is not satisfiable",
+                            );
+                            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+                            e
+                        })?;
+                        let p_stored = size::stored_len(p.plain, info.segment);
+                        if out.content_range.is_none() {
+                            // A store that ignores partNumber sent everything: fetch the part.
+                            let input = GetObjectInput {
+                                bucket: bucket.clone(),
+                                key: key.clone(),
+                                version_id: out.version_id.clone(),
+                                range: Some(Range::Int {
+                                    first: p.stored_at,
+                                    last: Some(p.stored_at + p_stored - 1),
+                                }),
+                                if_match: Some(ETagCondition::ETag(up_etag.clone())),
+                                ..Default::default()
+                            };
+                            let again = self.up.get_object(sub_request(&sub, input)).await?;
+                            out.body = again.output.body;
+                            out.content_length = again.output.content_length;
+                        }
+                        if out.content_length != Some(p_stored as i64) {
                             return Err(self.refused(
                                 &bucket,
                                 &key,
@@ -161,8 +184,9 @@ impl Seal {
                             ));
                         }
                         let total = layout.plain_len();
+                        let (at, len) = (p.plain_at, p.plain);
                         let cr = format!("bytes {at}-{}/{total}", (at + len).max(1) - 1);
-                        let o = StreamOpener::with_spans(&dek, info.segment, vec![span]);
+                        let o = StreamOpener::with_spans(&dek, info.segment, vec![p.span]);
                         (o, len, Some(cr))
                     }
                     _ => {
@@ -227,9 +251,19 @@ impl Seal {
                     .unwrap_or(ETag::Strong(String::new()));
                 let visible = etag::visible(&up_etag);
                 let last_modified = resp.output.last_modified.as_ref();
+                let version = resp.output.version_id.clone();
                 if pre
                     .check(&visible, info.md5.as_deref(), last_modified)
                     .is_ok()
+                    && self
+                        .guess_fits(
+                            &sub,
+                            (&bucket, &key, version.as_deref()),
+                            &info,
+                            &plan,
+                            customer.as_ref(),
+                        )
+                        .await
                 {
                     let at = Planned {
                         info: &info,
@@ -237,7 +271,7 @@ impl Seal {
                         plan,
                         stored,
                         customer: customer.as_ref(),
-                        version: resp.output.version_id.clone(),
+                        version,
                     };
                     return self.serve_planned(&sub, resp, at, &bucket, &key).await;
                 }
@@ -270,16 +304,28 @@ impl Seal {
         let visible = etag::visible(&up_etag);
         pre.check(&visible, info.md5.as_deref(), head.last_modified.as_ref())?;
         let stored = head.content_length.unwrap_or(0).max(0) as u64;
-        let plain = if info.committed {
+        let layout = if info.committed {
             let at = (bucket.as_str(), key.as_str(), head.version_id.as_deref());
             let (_, layout) = self.committed(&sub, at, &info, customer.as_ref()).await?;
             self.check_layout_size(&layout, &info, stored, &bucket, &key)?;
-            layout.plain_len()
+            Some(layout)
         } else {
-            size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?
+            None
         };
-        let plan = RangePlan::new(plain, info.segment, to_byte_range(&range))
+        let plain = match &layout {
+            Some(l) => l.plain_len(),
+            None => size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?,
+        };
+        let mut plan = RangePlan::new(plain, info.segment, to_byte_range(&range))
             .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+        if let Some(lp) = layout
+            .as_ref()
+            .and_then(|l| l.plan(plan.plain_first, plan.plain_last, info.segment))
+        {
+            // Parts that are not whole segments shift everything after them off the grid.
+            (plan.stored_first, plan.stored_last, plan.skip) =
+                (lp.stored_first, lp.stored_last, lp.skip);
+        }
         req.input.range = Some(Range::Int {
             first: plan.stored_first,
             last: Some(plan.stored_last),
@@ -299,6 +345,31 @@ impl Seal {
             version,
         };
         self.serve_planned(&sub, resp, at, &bucket, &key).await
+    }
+
+    /// Whether the grid-guessed stored range is the one a committed object's layout plans
+    /// (always, unless some part is not whole segments); otherwise the HEAD-planned path
+    /// fetches the right bytes. Layout errors are left to that path to report.
+    async fn guess_fits(
+        &self,
+        sub: &S3Request<()>,
+        at: (&str, &str, Option<&str>),
+        info: &meta::SealInfo,
+        plan: &RangePlan,
+        customer: Option<&ssec::CustomerKey>,
+    ) -> bool {
+        if !info.committed {
+            return true;
+        }
+        let Ok((_, layout)) = self.committed(sub, at, info, customer).await else {
+            return false;
+        };
+        layout
+            .plan(plan.plain_first, plan.plain_last, info.segment)
+            .is_some_and(|lp| {
+                (lp.stored_first, lp.stored_last, lp.skip)
+                    == (plan.stored_first, plan.stored_last, plan.skip)
+            })
     }
 
     /// The layout a ranged GET of stored bytes was planned against, when the store's answer
@@ -617,6 +688,12 @@ fn part_range(store_range: &str, part_plain: u64, segment: u32) -> Option<String
     let p_total = size::plain_len(total, segment)?;
     let p_last = (p_first + part_plain).checked_sub(1)?;
     Some(format!("bytes {p_first}-{p_last}/{p_total}"))
+}
+
+/// The tag count clients see leaves out the layout's tags, as GetObjectTagging does.
+fn hide_layout_tags(count: &mut Option<i32>, layout: &Layout) {
+    let ours = layout.tag_count() as i32;
+    *count = count.map(|n| n - ours).filter(|n| *n > 0);
 }
 
 fn finish_get(

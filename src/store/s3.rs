@@ -1890,7 +1890,6 @@ impl S3 for Store {
                     value: Some(v),
                 })
                 .collect(),
-            ..Default::default()
         }))
     }
 

@@ -678,6 +678,28 @@ def versioning_copy_tagging_multi(s):
     s.call("list-v2-after-multi", "list_objects_v2", Bucket=b)
 
 
+@scenario
+def versioning_unknown_ids_and_cleanup(s):
+    b = s.bucket()
+    _enable(s, b)
+    v1 = s.call("put-v1", "put_object", Bucket=b, Key="k", Body=b"one").get("VersionId", "none")
+    unknown = "0123456789abcdef0123456789abcdef"
+    s.call("get-unknown", "get_object", Bucket=b, Key="k", VersionId=unknown)
+    s.call("head-unknown", "head_object", Bucket=b, Key="k", VersionId=unknown)
+    s.call("tags-unknown", "get_object_tagging", Bucket=b, Key="k", VersionId=unknown)
+    s.call("get-nokey-version", "get_object", Bucket=b, Key="nokey", VersionId=unknown)
+    s.call("delete-unknown", "delete_object", Bucket=b, Key="k", VersionId=unknown)
+    s.call("list-max0", "list_object_versions", Bucket=b, MaxKeys=0)
+    dm = s.call("marker", "delete_object", Bucket=b, Key="k").get("VersionId", "none")
+    s.call("delete-v1", "delete_object", Bucket=b, Key="k", VersionId=v1)
+    s.call("list-only-marker", "list_object_versions", Bucket=b)
+    s.call("get-only-marker", "get_object", Bucket=b, Key="k")
+    s.call("delete-bucket-marker-left", "delete_bucket", Bucket=b)
+    s.call("delete-marker", "delete_object", Bucket=b, Key="k", VersionId=dm)
+    s.call("list-empty", "list_object_versions", Bucket=b)
+    s.call("delete-bucket", "delete_bucket", Bucket=b)
+
+
 # -- attributes -------------------------------------------------------------------------
 
 

@@ -371,6 +371,34 @@ async fn delete_markers_hide_the_key_and_deleting_them_restores_it() {
         .await
         .unwrap_err();
     assert_eq!(err_status(&e), Some(405));
+    // Tagging a key whose current version is a marker, or a marker by id: 405.
+    let tagging = || {
+        Tagging::builder()
+            .tag_set(Tag::builder().key("t").value("v").build().unwrap())
+            .build()
+            .unwrap()
+    };
+    let e = c
+        .put_object_tagging()
+        .bucket("bkt")
+        .key("k")
+        .tagging(tagging())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_status(&e), Some(405));
+    let e = c
+        .put_object_tagging()
+        .bucket("bkt")
+        .key("k")
+        .version_id(&dm)
+        .tagging(tagging())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_status(&e), Some(405));
+    let r = c.get_object_tagging().bucket("bkt").key("k").send().await;
+    assert_eq!(error_code(r).as_deref(), Some("NoSuchKey"));
     // Copying from a marker by version id is refused; without one the key is missing.
     let r = c
         .copy_object()

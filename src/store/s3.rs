@@ -2034,7 +2034,28 @@ impl Store {
         tags: Vec<(String, String)>,
     ) -> S3Result<Option<String>> {
         self.commit(move |s| {
-            let (m, v) = lookup(s, &bucket, &key, vid.as_deref())?;
+            let (m, v) = match lookup(s, &bucket, &key, vid.as_deref()) {
+                // Tagging a key whose current version is a delete marker: 405, as in S3.
+                Err(e) if vid.is_none() && *e.code() == S3ErrorCode::NoSuchKey => {
+                    let marker = s
+                        .buckets
+                        .get(&bucket)
+                        .and_then(|b| b.objects.get(&key))
+                        .and_then(|v| v.first())
+                        .filter(|m| m.delete_marker);
+                    return Err(match marker {
+                        Some(m) => delete_marker_error(
+                            s3_error!(
+                                MethodNotAllowed,
+                                "The specified method is not allowed against this resource."
+                            ),
+                            m,
+                        ),
+                        None => e,
+                    });
+                }
+                r => r?,
+            };
             let mut meta = m.clone();
             meta.tags = tags;
             Ok((vec![Rec::SetMeta { bucket, key, meta }], v))

@@ -659,6 +659,10 @@ def versioning_copy_tagging_multi(s):
     dm = s.call("marker", "delete_object", Bucket=b, Key="k").get("VersionId", "none")
     s.call("head-marker", "head_object", Bucket=b, Key="k")
     s.call("head-marker-version", "head_object", Bucket=b, Key="k", VersionId=dm)
+    tags = {"TagSet": [{"Key": "t", "Value": "m"}]}
+    s.call("tag-on-marker", "put_object_tagging", Bucket=b, Key="k", Tagging=tags)
+    s.call("tags-on-marker", "get_object_tagging", Bucket=b, Key="k")
+    s.call("tag-marker-version", "put_object_tagging", Bucket=b, Key="k", VersionId=dm, Tagging=tags)
     s.call("copy-from-marker", "copy_object", Bucket=b, Key="d", CopySource={"Bucket": b, "Key": "k"})
     s.call("get-missing-version", "get_object", Bucket=b, Key="c", VersionId=v1)
     s.call(

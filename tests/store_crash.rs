@@ -172,3 +172,157 @@ async fn multipart(c: &aws_sdk_s3::Client, key: &str, data: &[u8]) -> bool {
         .await
         .is_ok()
 }
+
+/// kill -9 while versions are deleted by versionId (and new versions and delete markers are
+/// written): after a restart every acknowledged delete is gone, every other version reads back
+/// exactly, and no body file is left for a version the index does not hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_during_version_deletes_leaves_old_or_new() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    use std::collections::{BTreeMap, BTreeSet};
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let (mut child, url) = spawn(&store);
+    let c = support::client(&url, "ak", "sk");
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    c.put_bucket_versioning()
+        .bucket("bkt")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // (key, version id) -> body version number, for every version written.
+    let mut written: BTreeMap<(String, String), u32> = BTreeMap::new();
+    for k in 0..6 {
+        let key = format!("k{k}");
+        for v in 0..40u32 {
+            let id = c
+                .put_object()
+                .bucket("bkt")
+                .key(&key)
+                .body(body(&key, v).into())
+                .send()
+                .await
+                .unwrap()
+                .version_id
+                .unwrap();
+            written.insert((key.clone(), id), v);
+        }
+    }
+    let written = Arc::new(written);
+    let acked: Arc<Mutex<BTreeSet<(String, String)>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for w in 0..4usize {
+        let (c, acked, written) = (c.clone(), acked.clone(), written.clone());
+        tasks.push(tokio::spawn(async move {
+            // Each worker deletes its share of the versions, one by one.
+            for (i, (key, id)) in written.keys().enumerate() {
+                if i % 4 != w {
+                    continue;
+                }
+                let ok = c
+                    .delete_object()
+                    .bucket("bkt")
+                    .key(key)
+                    .version_id(id)
+                    .send()
+                    .await
+                    .is_ok();
+                if !ok {
+                    return;
+                }
+                acked.lock().unwrap().insert((key.clone(), id.clone()));
+                // Now and then a delete marker, too.
+                if i % 7 == 0
+                    && c.delete_object()
+                        .bucket("bkt")
+                        .key(key)
+                        .send()
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+            }
+        }));
+    }
+    // Kill -9 once about a third of the versions are deleted (deletes still in flight).
+    while acked.lock().unwrap().len() < written.len() / 3 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        !acked.is_empty(),
+        "no delete was acknowledged before the kill"
+    );
+    assert!(
+        acked.len() < written.len(),
+        "every delete finished before the kill"
+    );
+
+    let (mut child, url) = spawn(&store);
+    let c = support::client(&url, "ak", "sk");
+    let mut present: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut bodies = 0usize;
+    let (mut km, mut vm) = (None, None);
+    loop {
+        let o = c
+            .list_object_versions()
+            .bucket("bkt")
+            .max_keys(50)
+            .set_key_marker(km)
+            .set_version_id_marker(vm)
+            .send()
+            .await
+            .unwrap();
+        for v in o.versions() {
+            present.insert((v.key().unwrap().into(), v.version_id().unwrap().into()));
+            bodies += 1;
+        }
+        if o.is_truncated() != Some(true) {
+            break;
+        }
+        km = o.next_key_marker().map(str::to_owned);
+        vm = o.next_version_id_marker().map(str::to_owned);
+    }
+    for a in &acked {
+        assert!(
+            !present.contains(a),
+            "{a:?}: an acknowledged version delete came back"
+        );
+    }
+    for p in &present {
+        let v = *written.get(p).expect("only written versions exist");
+        let o = c
+            .get_object()
+            .bucket("bkt")
+            .key(&p.0)
+            .version_id(&p.1)
+            .send()
+            .await
+            .unwrap();
+        let got = o.body.collect().await.unwrap().into_bytes();
+        assert_eq!(version_of(&p.0, &got), Some(v), "{p:?}: wrong or torn body");
+    }
+    // Every version not deleted is still there (a delete either happened or did not).
+    let unacked = written.len() - acked.len();
+    assert!(present.len() <= unacked && present.len() + 4 >= unacked);
+    // Body files: exactly one per version held, none for deleted versions.
+    let mut files = 0usize;
+    for sub in std::fs::read_dir(store.join("blobs")).unwrap().flatten() {
+        files += std::fs::read_dir(sub.path()).unwrap().count();
+    }
+    assert_eq!(files, bodies, "body files left for deleted versions");
+    assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

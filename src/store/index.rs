@@ -6,6 +6,11 @@
 //! fsync, rename, directory fsync).
 //!
 //! Keys are `String`s compared as bytes (`str`'s `Ord`), which is S3's UTF-8 byte order.
+//!
+//! Versioning: each key holds its versions newest first. A version id of `None` is S3's
+//! "null" version (objects written while versioning was never enabled, or suspended), so
+//! journals written before versioning existed replay unchanged: their `Put`s are null
+//! versions that replace each other and their `Delete`s remove the null version.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -38,6 +43,26 @@ pub struct ObjMeta {
     /// Sizes of the parts of a multipart object (empty for a single PUT).
     #[serde(default)]
     pub parts: Vec<u64>,
+    /// Version id; `None` is the "null" version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// A delete marker (no body: `blob` is empty).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
+}
+
+impl ObjMeta {
+    /// The version id as S3 shows it (`null` for the null version).
+    pub fn version_id(&self) -> &str {
+        self.version.as_deref().unwrap_or("null")
+    }
+}
+
+/// A bucket's versioning state (absent: never enabled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    Enabled,
+    Suspended,
 }
 
 /// A part of an in-progress multipart upload.
@@ -65,7 +90,35 @@ pub struct Upload {
 pub struct Bucket {
     pub created_ms: i64,
     #[serde(default)]
-    pub objects: BTreeMap<String, ObjMeta>,
+    pub versioning: Option<Versioning>,
+    /// Every version of every key, newest first (never an empty list). The first is the
+    /// current version; a key whose current version is a delete marker is not listed by
+    /// ListObjects and answers 404.
+    #[serde(default)]
+    pub objects: BTreeMap<String, Vec<ObjMeta>>,
+}
+
+impl Bucket {
+    /// The current version of `key` unless it is a delete marker.
+    pub fn current(&self, key: &str) -> Option<&ObjMeta> {
+        self.objects
+            .get(key)
+            .and_then(|v| v.first())
+            .filter(|m| !m.delete_marker)
+    }
+
+    /// The version `vid` (`"null"` names the null version) of `key`.
+    pub fn version(&self, key: &str, vid: &str) -> Option<&ObjMeta> {
+        self.objects
+            .get(key)?
+            .iter()
+            .find(|m| m.version_id() == vid)
+    }
+
+    /// True when no key has any version (delete markers included).
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
 }
 
 /// A journal record: one atomic change.
@@ -78,14 +131,30 @@ pub enum Rec {
     DeleteBucket {
         bucket: String,
     },
+    /// A new current version of `key` (`meta.version`): an existing version with the same id
+    /// (the null version, when versioning is off or suspended) is replaced.
     Put {
         bucket: String,
         key: String,
         meta: ObjMeta,
     },
+    /// Removes version `version` of `key` (`None`: the null version, which is the only one
+    /// in a bucket that never had versioning).
     Delete {
         bucket: String,
         key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+    },
+    /// Changes a version's metadata (tags, ETag) in place, keeping its place in the history.
+    SetMeta {
+        bucket: String,
+        key: String,
+        meta: ObjMeta,
+    },
+    SetVersioning {
+        bucket: String,
+        state: Versioning,
     },
     CreateUpload {
         id: String,
@@ -117,29 +186,58 @@ impl State {
             Rec::CreateBucket { bucket, created_ms } => {
                 self.buckets.entry(bucket).or_insert(Bucket {
                     created_ms,
-                    objects: BTreeMap::new(),
+                    ..Default::default()
                 });
             }
             Rec::DeleteBucket { bucket } => {
                 if let Some(b) = self.buckets.remove(&bucket) {
-                    freed.extend(b.objects.into_values().map(|m| m.blob));
+                    freed.extend(b.objects.into_values().flatten().map(|m| m.blob));
                 }
             }
             Rec::Put { bucket, key, meta } => {
-                if let Some(b) = self.buckets.get_mut(&bucket)
-                    && let Some(old) = b.objects.insert(key, meta.clone())
-                    && old.blob != meta.blob
-                {
-                    freed.push(old.blob);
+                if let Some(b) = self.buckets.get_mut(&bucket) {
+                    let vs = b.objects.entry(key).or_default();
+                    if let Some(pos) = vs.iter().position(|m| m.version == meta.version) {
+                        let old = vs.remove(pos);
+                        if old.blob != meta.blob {
+                            freed.push(old.blob);
+                        }
+                    }
+                    vs.insert(0, meta);
                 }
             }
-            Rec::Delete { bucket, key } => {
-                if let Some(old) = self
+            Rec::SetMeta { bucket, key, meta } => {
+                if let Some(m) = self
                     .buckets
                     .get_mut(&bucket)
-                    .and_then(|b| b.objects.remove(&key))
+                    .and_then(|b| b.objects.get_mut(&key))
+                    .and_then(|vs| vs.iter_mut().find(|m| m.version == meta.version))
                 {
-                    freed.push(old.blob);
+                    if m.blob != meta.blob {
+                        freed.push(std::mem::take(&mut m.blob));
+                    }
+                    *m = meta;
+                }
+            }
+            Rec::Delete {
+                bucket,
+                key,
+                version,
+            } => {
+                if let Some(b) = self.buckets.get_mut(&bucket)
+                    && let Some(vs) = b.objects.get_mut(&key)
+                {
+                    if let Some(pos) = vs.iter().position(|m| m.version == version) {
+                        freed.push(vs.remove(pos).blob);
+                    }
+                    if vs.is_empty() {
+                        b.objects.remove(&key);
+                    }
+                }
+            }
+            Rec::SetVersioning { bucket, state } => {
+                if let Some(b) = self.buckets.get_mut(&bucket) {
+                    b.versioning = Some(state);
                 }
             }
             Rec::CreateUpload { id, upload } => {
@@ -160,6 +258,8 @@ impl State {
                 }
             }
         }
+        // Delete markers have no body file.
+        freed.retain(|b| !b.is_empty());
         freed
     }
 
@@ -167,7 +267,13 @@ impl State {
     pub fn referenced(&self) -> std::collections::HashSet<String> {
         let mut s = std::collections::HashSet::new();
         for b in self.buckets.values() {
-            s.extend(b.objects.values().map(|m| m.blob.clone()));
+            s.extend(
+                b.objects
+                    .values()
+                    .flatten()
+                    .filter(|m| !m.blob.is_empty())
+                    .map(|m| m.blob.clone()),
+            );
         }
         for u in self.uploads.values() {
             s.extend(u.parts.values().map(|p| p.blob.clone()));
@@ -183,12 +289,21 @@ impl State {
                 bucket: name.clone(),
                 created_ms: b.created_ms,
             });
-            for (k, m) in &b.objects {
-                out.push(Rec::Put {
+            if let Some(state) = b.versioning {
+                out.push(Rec::SetVersioning {
                     bucket: name.clone(),
-                    key: k.clone(),
-                    meta: m.clone(),
+                    state,
                 });
+            }
+            for (k, vs) in &b.objects {
+                // Oldest first: each Put becomes the newest.
+                for m in vs.iter().rev() {
+                    out.push(Rec::Put {
+                        bucket: name.clone(),
+                        key: k.clone(),
+                        meta: m.clone(),
+                    });
+                }
             }
         }
         for (id, u) in &self.uploads {
@@ -292,5 +407,120 @@ impl Journal {
             let _ = self.file.set_len(len);
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(blob: &str, version: Option<&str>, dm: bool) -> ObjMeta {
+        ObjMeta {
+            blob: blob.into(),
+            version: version.map(Into::into),
+            delete_marker: dm,
+            ..Default::default()
+        }
+    }
+
+    /// Records as the store wrote them before versioning (no version fields) are null versions.
+    #[test]
+    fn unversioned_records_are_null_versions() {
+        let old = r#"[{"CreateBucket":{"bucket":"b","created_ms":1}},
+            {"Put":{"bucket":"b","key":"k","meta":{"blob":"aa01","size":1,"etag":"e","modified_ms":2}}},
+            {"Put":{"bucket":"b","key":"k","meta":{"blob":"aa02","size":1,"etag":"e","modified_ms":3}}},
+            {"Put":{"bucket":"b","key":"gone","meta":{"blob":"aa03","size":1,"etag":"e","modified_ms":3}}},
+            {"Delete":{"bucket":"b","key":"gone"}}]"#;
+        let recs: Vec<Rec> = serde_json::from_str(old).unwrap();
+        let mut st = State::default();
+        let freed: Vec<String> = recs.into_iter().flat_map(|r| st.apply(r)).collect();
+        assert_eq!(freed, ["aa01", "aa03"]);
+        let b = &st.buckets["b"];
+        assert_eq!(b.versioning, None);
+        assert_eq!(b.objects.len(), 1);
+        assert_eq!(b.objects["k"].len(), 1);
+        assert_eq!(b.current("k").unwrap().blob, "aa02");
+        assert_eq!(b.version("k", "null").unwrap().blob, "aa02");
+        // New null-version records serialize without the new fields (old readers agree).
+        let json = serde_json::to_string(&Rec::Delete {
+            bucket: "b".into(),
+            key: "k".into(),
+            version: None,
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"Delete":{"bucket":"b","key":"k"}}"#);
+    }
+
+    #[test]
+    fn versions_markers_and_snapshot_round_trip() {
+        let mut st = State::default();
+        for r in [
+            Rec::CreateBucket {
+                bucket: "b".into(),
+                created_ms: 1,
+            },
+            Rec::Put {
+                bucket: "b".into(),
+                key: "k".into(),
+                meta: meta("n1", None, false),
+            },
+            Rec::SetVersioning {
+                bucket: "b".into(),
+                state: Versioning::Enabled,
+            },
+            Rec::Put {
+                bucket: "b".into(),
+                key: "k".into(),
+                meta: meta("v1", Some("v1"), false),
+            },
+            Rec::Put {
+                bucket: "b".into(),
+                key: "k".into(),
+                meta: meta("", Some("d1"), true),
+            },
+        ] {
+            st.apply(r);
+        }
+        assert!(st.buckets["b"].current("k").is_none());
+        // Suspended: a null write replaces the old null version and becomes current.
+        st.apply(Rec::SetVersioning {
+            bucket: "b".into(),
+            state: Versioning::Suspended,
+        });
+        let freed = st.apply(Rec::Put {
+            bucket: "b".into(),
+            key: "k".into(),
+            meta: meta("n2", None, false),
+        });
+        assert_eq!(freed, ["n1"]);
+        let ids: Vec<_> = st.buckets["b"].objects["k"]
+            .iter()
+            .map(|m| m.version_id().to_owned())
+            .collect();
+        assert_eq!(ids, ["null", "d1", "v1"]);
+        // Deleting a marker frees nothing; deleting a version frees its body.
+        let freed = st.apply(Rec::Delete {
+            bucket: "b".into(),
+            key: "k".into(),
+            version: Some("d1".into()),
+        });
+        assert!(freed.is_empty());
+        let mut again = State::default();
+        for r in st.snapshot() {
+            again.apply(r);
+        }
+        let ids: Vec<_> = again.buckets["b"].objects["k"]
+            .iter()
+            .map(|m| m.version_id().to_owned())
+            .collect();
+        assert_eq!(ids, ["null", "v1"]);
+        assert_eq!(again.buckets["b"].versioning, Some(Versioning::Suspended));
+        assert_eq!(again.referenced().len(), 2);
+        let freed = again.apply(Rec::Delete {
+            bucket: "b".into(),
+            key: "k".into(),
+            version: Some("v1".into()),
+        });
+        assert_eq!(freed, ["v1"]);
     }
 }

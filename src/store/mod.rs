@@ -18,6 +18,13 @@
 //! orphan body is deleted on start); after it, the new one. Start-up replays the journal
 //! (dropping a torn tail), rewrites it compacted, and deletes every body file the index does
 //! not reference.
+//!
+//! # Versioning
+//!
+//! Every key holds its versions newest first (see `docs/STORE.md`): versioning enabled, each
+//! write adds a version and a DELETE a delete marker; never enabled or suspended, writes
+//! replace the "null" version. A version deleted by id is a journal record like any other,
+//! and its body file is deleted after the commit (or on the next start after a crash).
 
 pub mod import;
 pub mod index;
@@ -152,7 +159,7 @@ impl Store {
     /// must look at (or tamper with) stored bytes; the S3 API never needs it.
     pub fn object_body_path(&self, bucket: &str, key: &str) -> Option<PathBuf> {
         let st = self.inner.state.read().expect("store lock");
-        let m = st.buckets.get(bucket)?.objects.get(key)?;
+        let m = st.buckets.get(bucket)?.current(key)?;
         Some(self.blob_path(&m.blob))
     }
 

@@ -1,6 +1,6 @@
 //! `s3s::S3` for [`Store`]: request validation and DTO mapping over the index and body files.
 
-use super::index::{ObjMeta, PartMeta, Rec, Upload};
+use super::index::{Bucket as BucketState, ObjMeta, PartMeta, Rec, State, Upload, Versioning};
 use super::{Store, new_id, now_ms};
 use futures::StreamExt;
 use s3s::crypto::Checksum as _;
@@ -206,17 +206,14 @@ impl Store {
         }
     }
 
-    fn meta(&self, bucket: &str, key: &str) -> S3Result<ObjMeta> {
-        self.read(|s| {
-            let b = s
-                .buckets
-                .get(bucket)
-                .ok_or_else(|| s3_error!(NoSuchBucket))?;
-            b.objects
-                .get(key)
-                .cloned()
-                .ok_or_else(|| s3_error!(NoSuchKey, "the key does not exist"))
-        })
+    /// The version a request names (see [`lookup`]) and its `x-amz-version-id`.
+    fn meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        vid: Option<&str>,
+    ) -> S3Result<(ObjMeta, Option<String>)> {
+        self.read(|s| lookup(s, bucket, key, vid).map(|(m, v)| (m.clone(), v)))
     }
 
     /// Streams `body` to a temp file while hashing, fsyncs it and moves it into `blobs/`.
@@ -295,22 +292,161 @@ impl Store {
             .await
     }
 
-    fn open_blob(&self, bucket: &str, key: &str) -> S3Result<(ObjMeta, std::fs::File)> {
+    #[allow(clippy::type_complexity)]
+    fn open_blob(
+        &self,
+        bucket: &str,
+        key: &str,
+        vid: Option<&str>,
+    ) -> S3Result<(ObjMeta, std::fs::File, Option<String>)> {
         // Opened under the read lock: a concurrent overwrite deletes the old body only after
         // its commit, and an open descriptor keeps reading the old bytes.
         self.read(|s| {
-            let b = s
-                .buckets
-                .get(bucket)
-                .ok_or_else(|| s3_error!(NoSuchBucket))?;
+            let (m, v) = lookup(s, bucket, key, vid)?;
+            let f = std::fs::File::open(self.blob_path(&m.blob))
+                .map_err(|e| s3_error!(e, InternalError))?;
+            Ok((m.clone(), f, v))
+        })
+    }
+}
+
+/// `x-amz-version-id` of version `m` of a key in `b`: its id, `null` for the null version of
+/// a bucket that has (had) versioning, none in a bucket that never had it.
+fn version_header(b: &BucketState, m: &ObjMeta) -> Option<String> {
+    (m.version.is_some() || b.versioning.is_some()).then(|| m.version_id().to_owned())
+}
+
+/// Headers S3 sends with the errors about delete markers.
+fn delete_marker_error(mut e: s3s::S3Error, m: &ObjMeta) -> s3s::S3Error {
+    let mut h = http::HeaderMap::new();
+    h.insert(
+        "x-amz-delete-marker",
+        http::HeaderValue::from_static("true"),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(m.version_id()) {
+        h.insert("x-amz-version-id", v);
+    }
+    if let Some(v) =
+        fmt_http_date(&ts(m.modified_ms)).and_then(|d| http::HeaderValue::from_str(&d).ok())
+    {
+        h.insert(http::header::LAST_MODIFIED, v);
+    }
+    e.set_headers(h);
+    e
+}
+
+/// The version of `bucket/key` a request names: the current one (`vid` None; 404 NoSuchKey
+/// if there is none or it is a delete marker) or version `vid` (404 NoSuchVersion; 405
+/// MethodNotAllowed for a delete marker). Also returns its `x-amz-version-id`.
+fn lookup<'a>(
+    s: &'a State,
+    bucket: &str,
+    key: &str,
+    vid: Option<&str>,
+) -> S3Result<(&'a ObjMeta, Option<String>)> {
+    let b = s
+        .buckets
+        .get(bucket)
+        .ok_or_else(|| s3_error!(NoSuchBucket, "bucket {bucket} does not exist"))?;
+    let m = match vid {
+        None => {
             let m = b
                 .objects
                 .get(key)
-                .ok_or_else(|| s3_error!(NoSuchKey, "the key does not exist"))?;
-            let f = std::fs::File::open(self.blob_path(&m.blob))
-                .map_err(|e| s3_error!(e, InternalError))?;
-            Ok((m.clone(), f))
-        })
+                .and_then(|v| v.first())
+                .ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))?;
+            if m.delete_marker {
+                return Err(delete_marker_error(
+                    s3_error!(NoSuchKey, "The specified key does not exist."),
+                    m,
+                ));
+            }
+            m
+        }
+        Some(v) => {
+            let m = b
+                .version(key, v)
+                .ok_or_else(|| s3_error!(NoSuchVersion, "The specified version does not exist."))?;
+            if m.delete_marker {
+                return Err(delete_marker_error(
+                    s3_error!(
+                        MethodNotAllowed,
+                        "The specified method is not allowed against this resource."
+                    ),
+                    m,
+                ));
+            }
+            m
+        }
+    };
+    Ok((m, version_header(b, m)))
+}
+
+/// The version id a new version of a key in `b` gets (None: the null version) and the
+/// `x-amz-version-id` its write answers.
+fn new_version(b: &BucketState) -> (Option<String>, Option<String>) {
+    match b.versioning {
+        None => (None, None),
+        Some(Versioning::Suspended) => (None, Some("null".to_owned())),
+        Some(Versioning::Enabled) => {
+            let id = new_id();
+            (Some(id.clone()), Some(id))
+        }
+    }
+}
+
+/// The records deleting `key` as DeleteObject does: without `vid`, a delete marker (versioning
+/// enabled; suspended: a null one replacing the null version) or removal of the null version
+/// (never versioned); with `vid`, removal of that version. Returns the answer's
+/// (version id, delete marker).
+fn delete_recs(
+    b: &BucketState,
+    bucket: &str,
+    key: &str,
+    vid: Option<&str>,
+) -> (Vec<Rec>, Option<String>, bool) {
+    match vid {
+        Some(v) => {
+            let Some(m) = b.version(key, v) else {
+                return (Vec::new(), Some(v.to_owned()), false);
+            };
+            (
+                vec![Rec::Delete {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    version: m.version.clone(),
+                }],
+                Some(v.to_owned()),
+                m.delete_marker,
+            )
+        }
+        None if b.versioning.is_none() => {
+            if b.objects.contains_key(key) {
+                let rec = Rec::Delete {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    version: None,
+                };
+                (vec![rec], None, false)
+            } else {
+                (Vec::new(), None, false)
+            }
+        }
+        None => {
+            let (version, header) = new_version(b);
+            let meta = ObjMeta {
+                modified_ms: now_ms(),
+                version,
+                delete_marker: true,
+                ..Default::default()
+            };
+            let rec = Rec::Put {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                meta,
+            };
+            (vec![rec], header, true)
+        }
     }
 }
 
@@ -419,7 +555,7 @@ struct Page {
 }
 
 fn list_page(
-    objects: &BTreeMap<String, ObjMeta>,
+    objects: &BTreeMap<String, Vec<ObjMeta>>,
     prefix: &str,
     delimiter: Option<&str>,
     after: Option<&str>,
@@ -437,10 +573,14 @@ fn list_page(
     };
     let delimiter = delimiter.filter(|d| !d.is_empty());
     let mut count = 0usize;
-    for (k, m) in objects.range::<String, _>((lower, Bound::Unbounded)) {
+    for (k, vs) in objects.range::<String, _>((lower, Bound::Unbounded)) {
         if !k.starts_with(prefix) {
             break;
         }
+        // Only current versions that are not delete markers are listed.
+        let Some(m) = vs.first().filter(|m| !m.delete_marker) else {
+            continue;
+        };
         let cp = delimiter.and_then(|d| {
             k[prefix.len()..]
                 .find(d)
@@ -466,6 +606,83 @@ fn list_page(
             page.objects.push((k.clone(), m.clone()));
         }
         count += 1;
+    }
+    page
+}
+
+/// One page of ListObjectVersions: versions (newest first within a key) and common
+/// prefixes, in key order.
+struct VersionPage {
+    /// (key, version, is latest)
+    entries: Vec<(String, ObjMeta, bool)>,
+    prefixes: Vec<String>,
+    truncated: bool,
+    /// The last key (or common prefix) and version id returned.
+    next: Option<(String, Option<String>)>,
+}
+
+fn list_versions_page(
+    objects: &BTreeMap<String, Vec<ObjMeta>>,
+    prefix: &str,
+    delimiter: Option<&str>,
+    key_marker: Option<&str>,
+    vid_marker: Option<&str>,
+    max: usize,
+) -> VersionPage {
+    let mut page = VersionPage {
+        entries: Vec::new(),
+        prefixes: Vec::new(),
+        truncated: false,
+        next: None,
+    };
+    // With a version-id marker the listing resumes inside the marker key, after that version.
+    let lower = match key_marker {
+        Some(k) if k >= prefix && vid_marker.is_some() => Bound::Included(k.to_owned()),
+        Some(k) if k >= prefix => Bound::Excluded(k.to_owned()),
+        _ => Bound::Included(prefix.to_owned()),
+    };
+    let delimiter = delimiter.filter(|d| !d.is_empty());
+    let mut count = 0usize;
+    let mut last_cp: Option<String> = None;
+    'keys: for (k, vs) in objects.range::<String, _>((lower, Bound::Unbounded)) {
+        if !k.starts_with(prefix) {
+            break;
+        }
+        let cp = delimiter.and_then(|d| {
+            k[prefix.len()..]
+                .find(d)
+                .map(|i| k[..prefix.len() + i + d.len()].to_owned())
+        });
+        if let Some(cp) = cp {
+            if last_cp.as_deref() == Some(cp.as_str()) || key_marker == Some(cp.as_str()) {
+                continue;
+            }
+            if count == max {
+                page.truncated = max > 0;
+                break;
+            }
+            last_cp = Some(cp.clone());
+            page.next = Some((cp.clone(), None));
+            page.prefixes.push(cp);
+            count += 1;
+            continue;
+        }
+        let skip = match (key_marker, vid_marker) {
+            (Some(km), Some(vm)) if km == k => vs
+                .iter()
+                .position(|m| m.version_id() == vm)
+                .map_or(0, |p| p + 1),
+            _ => 0,
+        };
+        for (idx, m) in vs.iter().enumerate().skip(skip) {
+            if count == max {
+                page.truncated = max > 0;
+                break 'keys;
+            }
+            page.next = Some((k.clone(), Some(m.version_id().to_owned())));
+            page.entries.push((k.clone(), m.clone(), idx == 0));
+            count += 1;
+        }
     }
     page
 }
@@ -554,7 +771,7 @@ impl S3 for Store {
                 .buckets
                 .get(&bucket)
                 .ok_or_else(|| s3_error!(NoSuchBucket))?;
-            if !b.objects.is_empty() || s.uploads.values().any(|u| u.bucket == bucket) {
+            if !b.is_empty() || s.uploads.values().any(|u| u.bucket == bucket) {
                 return Err(s3_error!(
                     BucketNotEmpty,
                     "the bucket has objects or uploads; delete them first"
@@ -664,6 +881,7 @@ impl S3 for Store {
             checksums: checksum_map(&sent),
             tags,
             parts: Vec::new(),
+            ..Default::default()
         };
         let (bucket, key) = (input.bucket, input.key);
         let (if_match, if_none_match) = (input.if_match, input.if_none_match);
@@ -674,7 +892,7 @@ impl S3 for Store {
                     .buckets
                     .get(&bucket)
                     .ok_or_else(|| s3_error!(NoSuchBucket))?;
-                let cur = b.objects.get(&key);
+                let cur = b.current(&key);
                 if let Some(c) = &if_none_match
                     && cur.is_some_and(|m| match c {
                         ETagCondition::Any => true,
@@ -692,15 +910,21 @@ impl S3 for Store {
                         return Err(s3_error!(PreconditionFailed, "If-Match does not match"));
                     }
                 }
-                Ok((vec![Rec::Put { bucket, key, meta }], ()))
+                let (version, header) = new_version(b);
+                let meta = ObjMeta { version, ..meta };
+                Ok((vec![Rec::Put { bucket, key, meta }], header))
             })
             .await;
-        if let Err(e) = res {
-            cleanup(self, &blob);
-            return Err(e);
-        }
+        let version_id = match res {
+            Ok(v) => v,
+            Err(e) => {
+                cleanup(self, &blob);
+                return Err(e);
+            }
+        };
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&got.md5)),
+            version_id,
             checksum_crc32: sent.checksum_crc32,
             checksum_crc32c: sent.checksum_crc32c,
             checksum_sha1: sent.checksum_sha1,
@@ -715,7 +939,7 @@ impl S3 for Store {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let i = req.input;
-        let (m, f) = self.open_blob(&i.bucket, &i.key)?;
+        let (m, f, version_id) = self.open_blob(&i.bucket, &i.key, i.version_id.as_deref())?;
         preconditions(
             &m,
             i.if_match.as_ref(),
@@ -766,6 +990,7 @@ impl S3 for Store {
             checksum_crc64nvme: cs("crc64nvme"),
             parts_count,
             tag_count: (!m.tags.is_empty()).then_some(m.tags.len() as i32),
+            version_id,
             ..Default::default()
         };
         Ok(S3Response::new(out))
@@ -776,7 +1001,7 @@ impl S3 for Store {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let i = req.input;
-        let m = self.meta(&i.bucket, &i.key)?;
+        let (m, version_id) = self.meta(&i.bucket, &i.key, i.version_id.as_deref())?;
         preconditions(
             &m,
             i.if_match.as_ref(),
@@ -815,6 +1040,7 @@ impl S3 for Store {
             checksum_sha256: cs("sha256"),
             checksum_crc64nvme: cs("crc64nvme"),
             parts_count,
+            version_id,
             ..Default::default()
         });
         // S3 sends the tag count on HEAD too; s3s's HeadObjectOutput has no field for it.
@@ -834,19 +1060,22 @@ impl S3 for Store {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        let (bucket, key) = (req.input.bucket, req.input.key);
-        self.commit(move |s| {
-            let b = s
-                .buckets
-                .get(&bucket)
-                .ok_or_else(|| s3_error!(NoSuchBucket))?;
-            if !b.objects.contains_key(&key) {
-                return Ok((vec![], ()));
-            }
-            Ok((vec![Rec::Delete { bucket, key }], ()))
-        })
-        .await?;
-        Ok(S3Response::new(DeleteObjectOutput::default()))
+        let (bucket, key, vid) = (req.input.bucket, req.input.key, req.input.version_id);
+        let (version_id, marker) = self
+            .commit(move |s| {
+                let b = s
+                    .buckets
+                    .get(&bucket)
+                    .ok_or_else(|| s3_error!(NoSuchBucket))?;
+                let (recs, v, dm) = delete_recs(b, &bucket, &key, vid.as_deref());
+                Ok((recs, (v, dm)))
+            })
+            .await?;
+        Ok(S3Response::new(DeleteObjectOutput {
+            version_id,
+            delete_marker: marker.then_some(true),
+            ..Default::default()
+        }))
     }
 
     async fn delete_objects(
@@ -856,33 +1085,32 @@ impl S3 for Store {
         let bucket = req.input.bucket;
         let objs = req.input.delete.objects;
         let quiet = req.input.delete.quiet.unwrap_or(false);
-        let keys: Vec<String> = objs.iter().map(|o| o.key.clone()).collect();
-        self.commit(move |s| {
-            let b = s
-                .buckets
-                .get(&bucket)
-                .ok_or_else(|| s3_error!(NoSuchBucket))?;
-            let batch = keys
-                .into_iter()
-                .filter(|k| b.objects.contains_key(k))
-                .map(|key| Rec::Delete {
-                    bucket: bucket.clone(),
-                    key,
-                })
-                .collect();
-            Ok((batch, ()))
-        })
-        .await?;
-        let deleted = if quiet {
-            Vec::new()
-        } else {
-            objs.into_iter()
-                .map(|o| DeletedObject {
-                    key: Some(o.key),
-                    ..Default::default()
-                })
-                .collect()
-        };
+        let keys: Vec<(String, Option<String>)> = objs
+            .iter()
+            .map(|o| (o.key.clone(), o.version_id.clone()))
+            .collect();
+        let results = self
+            .commit(move |s| {
+                let b = s
+                    .buckets
+                    .get(&bucket)
+                    .ok_or_else(|| s3_error!(NoSuchBucket))?;
+                let mut batch = Vec::new();
+                let mut out = Vec::new();
+                for (key, vid) in keys {
+                    let (recs, v, dm) = delete_recs(b, &bucket, &key, vid.as_deref());
+                    batch.extend(recs);
+                    out.push(DeletedObject {
+                        delete_marker: dm.then_some(true),
+                        delete_marker_version_id: if dm { v.clone() } else { None },
+                        version_id: vid,
+                        key: Some(key),
+                    });
+                }
+                Ok((batch, out))
+            })
+            .await?;
+        let deleted = if quiet { Vec::new() } else { results };
         Ok(S3Response::new(DeleteObjectsOutput {
             deleted: Some(deleted),
             ..Default::default()
@@ -895,12 +1123,9 @@ impl S3 for Store {
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let i = req.input;
         check_key(&i.key)?;
-        let (sb, sk) = match &i.copy_source {
-            CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
-            _ => return Err(s3_error!(NotImplemented, "access-point copy sources")),
-        };
+        let (sb, sk, svid) = copy_source(&i.copy_source)?;
         self.no_bucket(&i.bucket)?;
-        let src = self.meta(&sb, &sk)?;
+        let (src, src_version) = self.copy_source_meta(&sb, &sk, svid.as_deref())?;
         preconditions(
             &src,
             i.copy_source_if_match.as_ref(),
@@ -923,7 +1148,15 @@ impl S3 for Store {
             .tagging_directive
             .as_ref()
             .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
-        if sb == i.bucket && sk == i.key && !replace_meta && !replace_tags {
+        // Copying an older version onto its own key is how S3 restores it.
+        let older = svid.is_some()
+            && self.read(|s| {
+                s.buckets
+                    .get(&sb)
+                    .and_then(|b| b.current(&sk))
+                    .is_none_or(|c| c.version != src.version)
+            });
+        if sb == i.bucket && sk == i.key && !replace_meta && !replace_tags && !older {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -951,27 +1184,36 @@ impl S3 for Store {
                 None => Vec::new(),
             };
         }
+        meta.delete_marker = false;
         let out_meta = meta.clone();
         let (bucket, key) = (i.bucket, i.key);
         let blob = got.blob.clone();
         let r = self
             .commit(move |s| {
-                if !s.buckets.contains_key(&bucket) {
-                    return Err(s3_error!(NoSuchBucket));
-                }
-                Ok((vec![Rec::Put { bucket, key, meta }], ()))
+                let b = s
+                    .buckets
+                    .get(&bucket)
+                    .ok_or_else(|| s3_error!(NoSuchBucket))?;
+                let (version, header) = new_version(b);
+                let meta = ObjMeta { version, ..meta };
+                Ok((vec![Rec::Put { bucket, key, meta }], header))
             })
             .await;
-        if let Err(e) = r {
-            let _ = std::fs::remove_file(self.blob_path(&blob));
-            return Err(e);
-        }
+        let version_id = match r {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = std::fs::remove_file(self.blob_path(&blob));
+                return Err(e);
+            }
+        };
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(etag(&out_meta.etag)),
                 last_modified: Some(ts(out_meta.modified_ms)),
                 ..Default::default()
             }),
+            copy_source_version_id: src_version,
+            version_id,
             ..Default::default()
         }))
     }
@@ -1208,11 +1450,8 @@ impl S3 for Store {
             return Err(s3_error!(InvalidArgument, "part numbers are 1 to 10000"));
         }
         self.upload_exists(&i.bucket, &i.key, &i.upload_id)?;
-        let (sb, sk) = match &i.copy_source {
-            CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
-            _ => return Err(s3_error!(NotImplemented, "access-point copy sources")),
-        };
-        let src = self.meta(&sb, &sk)?;
+        let (sb, sk, svid) = copy_source(&i.copy_source)?;
+        let (src, src_version) = self.copy_source_meta(&sb, &sk, svid.as_deref())?;
         preconditions(
             &src,
             i.copy_source_if_match.as_ref(),
@@ -1250,6 +1489,7 @@ impl S3 for Store {
                 last_modified: Some(ts(now_ms())),
                 ..Default::default()
             }),
+            copy_source_version_id: src_version,
             ..Default::default()
         }))
     }
@@ -1340,20 +1580,30 @@ impl S3 for Store {
                 if !s.uploads.contains_key(&uid) {
                     return Err(s3_error!(NoSuchUpload));
                 }
+                let b = s
+                    .buckets
+                    .get(&bucket)
+                    .ok_or_else(|| s3_error!(NoSuchBucket))?;
+                let (version, header) = new_version(b);
+                let meta = ObjMeta { version, ..meta };
                 Ok((
                     vec![Rec::Put { bucket, key, meta }, Rec::EndUpload { id: uid }],
-                    (),
+                    header,
                 ))
             })
             .await;
-        if let Err(e) = r {
-            let _ = std::fs::remove_file(self.blob_path(&id));
-            return Err(e);
-        }
+        let version_id = match r {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = std::fs::remove_file(self.blob_path(&id));
+                return Err(e);
+            }
+        };
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(i.bucket),
             key: Some(i.key),
             e_tag: Some(etag(&tag)),
+            version_id,
             ..Default::default()
         }))
     }
@@ -1480,12 +1730,158 @@ impl S3 for Store {
         }))
     }
 
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        let i = req.input;
+        let state = match i
+            .versioning_configuration
+            .status
+            .as_ref()
+            .map(|s| s.as_str())
+        {
+            Some(BucketVersioningStatus::ENABLED) => Versioning::Enabled,
+            Some(BucketVersioningStatus::SUSPENDED) => Versioning::Suspended,
+            _ => {
+                return Err(s3_error!(
+                    MalformedXML,
+                    "The XML you provided was not well-formed or did not validate against our published schema"
+                ));
+            }
+        };
+        let bucket = i.bucket;
+        self.commit(move |s| {
+            let b = s
+                .buckets
+                .get(&bucket)
+                .ok_or_else(|| s3_error!(NoSuchBucket))?;
+            if b.versioning == Some(state) {
+                return Ok((Vec::new(), ()));
+            }
+            Ok((vec![Rec::SetVersioning { bucket, state }], ()))
+        })
+        .await?;
+        Ok(S3Response::new(PutBucketVersioningOutput::default()))
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        let state = self.read(|s| {
+            s.buckets
+                .get(&req.input.bucket)
+                .map(|b| b.versioning)
+                .ok_or_else(|| s3_error!(NoSuchBucket))
+        })?;
+        Ok(S3Response::new(GetBucketVersioningOutput {
+            status: state.map(|v| {
+                BucketVersioningStatus::from_static(match v {
+                    Versioning::Enabled => BucketVersioningStatus::ENABLED,
+                    Versioning::Suspended => BucketVersioningStatus::SUSPENDED,
+                })
+            }),
+            ..Default::default()
+        }))
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let i = req.input;
+        let max = max_keys(i.max_keys)?;
+        let enc = i
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == EncodingType::URL);
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let key_marker = i.key_marker.clone().filter(|m| !m.is_empty());
+        let vid_marker = i.version_id_marker.clone().filter(|m| !m.is_empty());
+        if vid_marker.is_some() && key_marker.is_none() {
+            return Err(s3_error!(
+                InvalidArgument,
+                "A version-id marker cannot be specified without a key marker."
+            ));
+        }
+        let page = self.read(|s| {
+            let b = s
+                .buckets
+                .get(&i.bucket)
+                .ok_or_else(|| s3_error!(NoSuchBucket))?;
+            Ok::<_, s3s::S3Error>(list_versions_page(
+                &b.objects,
+                &prefix,
+                i.delimiter.as_deref(),
+                key_marker.as_deref(),
+                vid_marker.as_deref(),
+                max,
+            ))
+        })?;
+        let e = |s: String| if enc { url_encode(&s) } else { s };
+        let (next_key, next_vid) = match page.next {
+            Some((k, v)) if page.truncated => (Some(e(k)), v),
+            _ => (None, None),
+        };
+        let mut versions = Vec::new();
+        let mut markers = Vec::new();
+        for (k, m, latest) in page.entries {
+            if m.delete_marker {
+                markers.push(DeleteMarkerEntry {
+                    is_latest: Some(latest),
+                    key: Some(e(k)),
+                    last_modified: Some(ts(m.modified_ms)),
+                    owner: Some(owner()),
+                    version_id: Some(m.version_id().to_owned()),
+                });
+            } else {
+                versions.push(ObjectVersion {
+                    e_tag: Some(etag(&m.etag)),
+                    is_latest: Some(latest),
+                    key: Some(e(k)),
+                    last_modified: Some(ts(m.modified_ms)),
+                    owner: Some(owner()),
+                    size: Some(m.size as i64),
+                    storage_class: Some(ObjectVersionStorageClass::from_static(
+                        ObjectVersionStorageClass::STANDARD,
+                    )),
+                    version_id: Some(m.version_id().to_owned()),
+                    ..Default::default()
+                });
+            }
+        }
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            name: Some(i.bucket),
+            prefix: Some(e(prefix)),
+            delimiter: i.delimiter.map(e),
+            encoding_type: i.encoding_type,
+            key_marker: Some(e(i.key_marker.unwrap_or_default())),
+            version_id_marker: Some(i.version_id_marker.unwrap_or_default()),
+            max_keys: Some(max as i32),
+            is_truncated: Some(page.truncated),
+            next_key_marker: next_key,
+            next_version_id_marker: next_vid,
+            versions: Some(versions),
+            delete_markers: Some(markers),
+            common_prefixes: Some(
+                page.prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix { prefix: Some(e(p)) })
+                    .collect(),
+            ),
+            ..Default::default()
+        }))
+    }
+
     async fn get_object_tagging(
         &self,
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-        let m = self.meta(&req.input.bucket, &req.input.key)?;
+        let i = req.input;
+        let (m, version_id) = self.meta(&i.bucket, &i.key, i.version_id.as_deref())?;
         Ok(S3Response::new(GetObjectTaggingOutput {
+            version_id,
             tag_set: m
                 .tags
                 .into_iter()
@@ -1494,7 +1890,6 @@ impl S3 for Store {
                     value: Some(v),
                 })
                 .collect(),
-            ..Default::default()
         }))
     }
 
@@ -1517,8 +1912,8 @@ impl S3 for Store {
             e.set_status_code(http::StatusCode::BAD_REQUEST);
             return Err(e);
         }
-        self.set_tags(i.bucket, i.key, tags).await?;
-        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+        let version_id = self.set_tags(i.bucket, i.key, i.version_id, tags).await?;
+        Ok(S3Response::new(PutObjectTaggingOutput { version_id }))
     }
 
     async fn delete_object_tagging(
@@ -1526,8 +1921,10 @@ impl S3 for Store {
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         let i = req.input;
-        self.set_tags(i.bucket, i.key, Vec::new()).await?;
-        Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+        let version_id = self
+            .set_tags(i.bucket, i.key, i.version_id, Vec::new())
+            .await?;
+        Ok(S3Response::new(DeleteObjectTaggingOutput { version_id }))
     }
 }
 
@@ -1619,40 +2016,86 @@ impl Store {
     pub(crate) async fn set_etag(&self, bucket: &str, key: &str, tag: String) -> S3Result<()> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.commit(move |s| {
-            let b = s
-                .buckets
-                .get(&bucket)
-                .ok_or_else(|| s3_error!(NoSuchBucket))?;
-            let mut meta = b
-                .objects
-                .get(&key)
-                .cloned()
-                .ok_or_else(|| s3_error!(NoSuchKey))?;
+            let (m, _) = lookup(s, &bucket, &key, None)?;
+            let mut meta = m.clone();
             meta.etag = tag;
-            Ok((vec![Rec::Put { bucket, key, meta }], ()))
+            Ok((vec![Rec::SetMeta { bucket, key, meta }], ()))
         })
         .await
     }
 
+    /// Sets the tags of the current version or of version `vid`; returns its
+    /// `x-amz-version-id`.
     async fn set_tags(
         &self,
         bucket: String,
         key: String,
+        vid: Option<String>,
         tags: Vec<(String, String)>,
-    ) -> S3Result<()> {
+    ) -> S3Result<Option<String>> {
         self.commit(move |s| {
-            let b = s
-                .buckets
-                .get(&bucket)
-                .ok_or_else(|| s3_error!(NoSuchBucket))?;
-            let mut meta = b
-                .objects
-                .get(&key)
-                .cloned()
-                .ok_or_else(|| s3_error!(NoSuchKey))?;
+            let (m, v) = match lookup(s, &bucket, &key, vid.as_deref()) {
+                // Tagging a key whose current version is a delete marker: 405, as in S3.
+                Err(e) if vid.is_none() && *e.code() == S3ErrorCode::NoSuchKey => {
+                    let marker = s
+                        .buckets
+                        .get(&bucket)
+                        .and_then(|b| b.objects.get(&key))
+                        .and_then(|v| v.first())
+                        .filter(|m| m.delete_marker);
+                    return Err(match marker {
+                        Some(m) => delete_marker_error(
+                            s3_error!(
+                                MethodNotAllowed,
+                                "The specified method is not allowed against this resource."
+                            ),
+                            m,
+                        ),
+                        None => e,
+                    });
+                }
+                r => r?,
+            };
+            let mut meta = m.clone();
             meta.tags = tags;
-            Ok((vec![Rec::Put { bucket, key, meta }], ()))
+            Ok((vec![Rec::SetMeta { bucket, key, meta }], v))
         })
         .await
+    }
+
+    /// The source version of a copy: a delete marker named by version id is 400
+    /// InvalidRequest, as in S3.
+    fn copy_source_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        vid: Option<&str>,
+    ) -> S3Result<(ObjMeta, Option<String>)> {
+        self.meta(bucket, key, vid).map_err(|e| {
+            if *e.code() == S3ErrorCode::MethodNotAllowed {
+                s3_error!(
+                    InvalidRequest,
+                    "The source of a copy request may not specifically refer to a delete marker by version id."
+                )
+            } else {
+                e
+            }
+        })
+    }
+}
+
+/// Bucket, key and version id of a copy source.
+fn copy_source(c: &CopySource) -> S3Result<(String, String, Option<String>)> {
+    match c {
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => Ok((
+            bucket.to_string(),
+            key.to_string(),
+            version_id.as_deref().map(str::to_owned),
+        )),
+        _ => Err(s3_error!(NotImplemented, "access-point copy sources")),
     }
 }

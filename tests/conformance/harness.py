@@ -69,6 +69,7 @@ ID_KEYS = {
     "VersionIdMarker": "version",
     "NextVersionIdMarker": "version",
     "CopySourceVersionId": "version",
+    "DeleteMarkerVersionId": "version",
 }
 # Keys whose values only matter for presence.
 OPAQUE_KEYS = {

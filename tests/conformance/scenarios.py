@@ -571,6 +571,139 @@ def versioning(s):
     s.call("list-versions-final", "list_object_versions", Bucket=b, Prefix="v")
 
 
+def _enable(s, b, step="enable", status="Enabled"):
+    s.call(step, "put_bucket_versioning", Bucket=b, VersioningConfiguration={"Status": status})
+
+
+@scenario
+def versioning_list_params(s):
+    b = s.bucket()
+    _enable(s, b)
+    for k in ["a b", "a/x", "a/y/z", "b", "é"]:
+        for n in range(3):
+            s.call(f"put-{k}-{n}", "put_object", Bucket=b, Key=k, Body=f"{k}{n}".encode())
+    s.call("marker-b", "delete_object", Bucket=b, Key="b")
+    s.call("list-all", "list_object_versions", Bucket=b)
+    s.call("list-prefix", "list_object_versions", Bucket=b, Prefix="a/")
+    s.call("list-delim", "list_object_versions", Bucket=b, Delimiter="/")
+    s.call("list-prefix-delim", "list_object_versions", Bucket=b, Prefix="a/", Delimiter="/")
+    s.call("list-url", "list_object_versions", Bucket=b, EncodingType="url")
+    s.call("list-keymarker", "list_object_versions", Bucket=b, KeyMarker="a/x")
+    # Page through with max-keys 2, following NextKeyMarker/NextVersionIdMarker.
+    km, vm = None, None
+    for page in range(12):
+        params = {"Bucket": b, "MaxKeys": 2}
+        if km is not None:
+            params["KeyMarker"] = km
+        if vm is not None:
+            params["VersionIdMarker"] = vm
+        r = s.call(f"page-{page}", "list_object_versions", **params)
+        if not r.get("IsTruncated"):
+            break
+        km, vm = r.get("NextKeyMarker"), r.get("NextVersionIdMarker")
+    r = s.call("delim-max1", "list_object_versions", Bucket=b, Delimiter="/", MaxKeys=1)
+    s.call("list-v2-current", "list_objects_v2", Bucket=b)
+    s.call("list-v1-current", "list_objects", Bucket=b)
+
+
+@scenario
+def versioning_null_version(s):
+    b = s.bucket()
+    s.call("put-pre", "put_object", Bucket=b, Key="k", Body=b"pre")
+    s.call("head-pre", "head_object", Bucket=b, Key="k")
+    s.call("list-unversioned", "list_object_versions", Bucket=b)
+    _enable(s, b)
+    s.call("head-pre-enabled", "head_object", Bucket=b, Key="k")
+    v1 = s.call("put-v1", "put_object", Bucket=b, Key="k", Body=b"one").get("VersionId", "none")
+    _enable(s, b, "suspend", "Suspended")
+    s.call("put-s1", "put_object", Bucket=b, Key="k", Body=b"s1")
+    s.call("list-s1", "list_object_versions", Bucket=b)
+    s.call("put-s2", "put_object", Bucket=b, Key="k", Body=b"second")
+    s.call("get-null", "get_object", Bucket=b, Key="k", VersionId="null")
+    s.call("get-v1", "get_object", Bucket=b, Key="k", VersionId=v1)
+    s.call("list-s2", "list_object_versions", Bucket=b)
+    s.call("delete-suspended", "delete_object", Bucket=b, Key="k")
+    s.call("list-null-marker", "list_object_versions", Bucket=b)
+    s.call("get-after-null-marker", "get_object", Bucket=b, Key="k")
+    s.call("head-null-marker", "head_object", Bucket=b, Key="k", VersionId="null")
+    _enable(s, b, "reenable")
+    s.call("put-v3", "put_object", Bucket=b, Key="k", Body=b"three")
+    s.call("list-reenabled", "list_object_versions", Bucket=b)
+    s.call("delete-null-marker", "delete_object", Bucket=b, Key="k", VersionId="null")
+    s.call("list-final", "list_object_versions", Bucket=b)
+    s.call("delete-bucket-not-empty", "delete_bucket", Bucket=b)
+
+
+@scenario
+def versioning_copy_tagging_multi(s):
+    b = s.bucket()
+    _enable(s, b)
+    v1 = s.call("put-v1", "put_object", Bucket=b, Key="k", Body=b"one").get("VersionId", "none")
+    v2 = s.call("put-v2", "put_object", Bucket=b, Key="k", Body=b"two two").get("VersionId", "none")
+    s.call("copy-v1", "copy_object", Bucket=b, Key="c", CopySource={"Bucket": b, "Key": "k", "VersionId": v1})
+    s.call("get-copy", "get_object", Bucket=b, Key="c")
+    s.call("copy-restore", "copy_object", Bucket=b, Key="k", CopySource={"Bucket": b, "Key": "k", "VersionId": v1})
+    s.call("get-restored", "get_object", Bucket=b, Key="k")
+    s.call(
+        "tag-v2",
+        "put_object_tagging",
+        Bucket=b,
+        Key="k",
+        VersionId=v2,
+        Tagging={"TagSet": [{"Key": "t", "Value": "2"}]},
+    )
+    s.call("tags-v2", "get_object_tagging", Bucket=b, Key="k", VersionId=v2)
+    s.call("tags-current", "get_object_tagging", Bucket=b, Key="k")
+    s.call("head-v2", "head_object", Bucket=b, Key="k", VersionId=v2)
+    s.call("untag-v2", "delete_object_tagging", Bucket=b, Key="k", VersionId=v2)
+    dm = s.call("marker", "delete_object", Bucket=b, Key="k").get("VersionId", "none")
+    s.call("head-marker", "head_object", Bucket=b, Key="k")
+    s.call("head-marker-version", "head_object", Bucket=b, Key="k", VersionId=dm)
+    tags = {"TagSet": [{"Key": "t", "Value": "m"}]}
+    s.call("tag-on-marker", "put_object_tagging", Bucket=b, Key="k", Tagging=tags)
+    s.call("tags-on-marker", "get_object_tagging", Bucket=b, Key="k")
+    s.call("tag-marker-version", "put_object_tagging", Bucket=b, Key="k", VersionId=dm, Tagging=tags)
+    s.call("copy-from-marker", "copy_object", Bucket=b, Key="d", CopySource={"Bucket": b, "Key": "k"})
+    s.call("get-missing-version", "get_object", Bucket=b, Key="c", VersionId=v1)
+    s.call(
+        "delete-multi",
+        "delete_objects",
+        Bucket=b,
+        Delete={
+            "Objects": [
+                {"Key": "k", "VersionId": v1},
+                {"Key": "k", "VersionId": dm},
+                {"Key": "c"},
+            ]
+        },
+    )
+    s.call("list-after-multi", "list_object_versions", Bucket=b)
+    s.call("get-after-multi", "get_object", Bucket=b, Key="k")
+    s.call("list-v2-after-multi", "list_objects_v2", Bucket=b)
+
+
+@scenario
+def versioning_unknown_ids_and_cleanup(s):
+    b = s.bucket()
+    _enable(s, b)
+    v1 = s.call("put-v1", "put_object", Bucket=b, Key="k", Body=b"one").get("VersionId", "none")
+    unknown = "0123456789abcdef0123456789abcdef"
+    s.call("get-unknown", "get_object", Bucket=b, Key="k", VersionId=unknown)
+    s.call("head-unknown", "head_object", Bucket=b, Key="k", VersionId=unknown)
+    s.call("tags-unknown", "get_object_tagging", Bucket=b, Key="k", VersionId=unknown)
+    s.call("get-nokey-version", "get_object", Bucket=b, Key="nokey", VersionId=unknown)
+    s.call("delete-unknown", "delete_object", Bucket=b, Key="k", VersionId=unknown)
+    s.call("list-max0", "list_object_versions", Bucket=b, MaxKeys=0)
+    dm = s.call("marker", "delete_object", Bucket=b, Key="k").get("VersionId", "none")
+    s.call("delete-v1", "delete_object", Bucket=b, Key="k", VersionId=v1)
+    s.call("list-only-marker", "list_object_versions", Bucket=b)
+    s.call("get-only-marker", "get_object", Bucket=b, Key="k")
+    s.call("delete-bucket-marker-left", "delete_bucket", Bucket=b)
+    s.call("delete-marker", "delete_object", Bucket=b, Key="k", VersionId=dm)
+    s.call("list-empty", "list_object_versions", Bucket=b)
+    s.call("delete-bucket", "delete_bucket", Bucket=b)
+
+
 # -- attributes -------------------------------------------------------------------------
 
 

@@ -487,8 +487,18 @@ impl Router {
         let peer = self.peer;
         Box::pin(async move {
             let mut resp = fut.await?;
-            let status = resp.status().as_u16();
+            // An upstream error that arrived with a 2xx status (moto 5.2 answers some calls in
+            // a form the upstream client refuses) would go out as "200 <Error>": make it the
+            // 500 it is, so the client and the access log agree.
             let facts = &info.0;
+            let is_get = facts.op.get().is_some_and(|op| op == "GetObject");
+            if !is_get
+                && resp.status().is_success()
+                && resp.body().bytes().is_some_and(|b| is_error_body(&b))
+            {
+                *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            }
+            let status = resp.status().as_u16();
             if facts.authenticated.load(Ordering::Relaxed) {
                 ops.throttle.success(ip, &claimed);
             } else if status == 403 {
@@ -735,5 +745,41 @@ impl BodyGuard for InFlight {
             .metrics
             .bytes_sent
             .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+/// An S3 error document: `<Error>` as the root, after at most an XML declaration.
+fn is_error_body(b: &[u8]) -> bool {
+    let mut rest = b;
+    if rest.starts_with(b"<?xml")
+        && let Some(end) = rest.windows(2).position(|w| w == b"?>")
+    {
+        rest = &rest[end + 2..];
+    }
+    rest.trim_ascii_start().starts_with(b"<Error>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_error_body;
+
+    #[test]
+    fn error_documents_are_recognised_by_their_root() {
+        let yes: [&[u8]; 3] = [
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code></Error>",
+            b"<Error><Code>X</Code></Error>",
+            b"<?xml version=\"1.0\"?>\n  <Error><Code>X</Code></Error>",
+        ];
+        for b in yes {
+            assert!(is_error_body(b));
+        }
+        let no: [&[u8]; 3] = [
+            b"<?xml version=\"1.0\"?><ListPartsResult><Error>x</Error></ListPartsResult>",
+            b"<CompleteMultipartUploadResult/>",
+            b"",
+        ];
+        for b in no {
+            assert!(!is_error_body(b));
+        }
     }
 }

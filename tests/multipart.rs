@@ -845,6 +845,29 @@ async fn check_odd(gw: &TestGateway, kind: Upstream, b: &str, data: &[u8]) {
         let got = r.body.collect().await.unwrap().into_bytes();
         assert_eq!(&got[..], &data[a..=z], "{kind:?} range {a}-{z}");
     }
+    // Issue 19 item 6: GetObjectAttributes agrees with HEAD and lists the parts.
+    use aws_sdk_s3::types::ObjectAttributes as A;
+    let attrs = c
+        .get_object_attributes()
+        .bucket(b)
+        .key("odd")
+        .object_attributes(A::Etag)
+        .object_attributes(A::ObjectSize)
+        .object_attributes(A::ObjectParts)
+        .max_parts(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attrs.object_size(), Some(data.len() as i64), "{kind:?}");
+    assert_eq!(
+        attrs.e_tag().map(|e| e.trim_matches('"')),
+        head.e_tag().map(|e| e.trim_matches('"'))
+    );
+    let parts = attrs.object_parts().unwrap();
+    assert_eq!(parts.total_parts_count(), Some(4));
+    assert_eq!(parts.is_truncated(), Some(true));
+    let sizes: Vec<_> = parts.parts().iter().map(|p| p.size()).collect();
+    assert_eq!(sizes, [Some(5_500_000), Some(5_500_000)]);
     let p3 = c.get_object().bucket(b).key("odd").part_number(3);
     let p3 = p3.send().await.unwrap();
     assert_eq!(

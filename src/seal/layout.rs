@@ -344,8 +344,11 @@ impl Seal {
                 "tag keys starting with s3seal- are reserved by the gateway"
             ));
         }
-        let ours = self.reserved_tags(&req).await?;
-        req.input.tagging.tag_set.extend(ours);
+        // Where the store cannot say (a delete marker, no such version), its own answer to
+        // the PUT is the right error.
+        if let Ok(ours) = self.reserved_tags(&req).await {
+            req.input.tagging.tag_set.extend(ours);
+        }
         self.up.put_object_tagging(req).await
     }
 
@@ -361,11 +364,10 @@ impl Seal {
             version_id: i.version_id.clone(),
             ..Default::default()
         };
-        let tags = self
-            .up
-            .get_object_tagging(sub_request(&req, get))
-            .await?
-            .output;
+        let Ok(tags) = self.up.get_object_tagging(sub_request(&req, get)).await else {
+            return self.up.delete_object_tagging(req).await;
+        };
+        let tags = tags.output;
         let ours: Vec<Tag> = tags.tag_set.into_iter().filter(is_reserved).collect();
         if ours.is_empty() {
             return self.up.delete_object_tagging(req).await;

@@ -10,7 +10,7 @@ use crate::format::size;
 use crate::upstream::Upstream;
 use futures::{StreamExt, stream};
 use s3s::S3Request;
-use s3s::dto::{HeadObjectInput, Object};
+use s3s::dto::{HeadObjectInput, Object, ObjectVersion};
 
 /// Stores that list no ETags (s3s-fs, the embedded default) get them filled in. S3 always
 /// lists ETags and clients rely on them (s3cmd's sync crashes without one); real S3 never
@@ -83,6 +83,55 @@ pub(super) fn translate(objects: &mut [Object], segment: u32) {
             }
             o.checksum_algorithm = None;
             o.checksum_type = None;
+        }
+    }
+}
+
+/// Output types of the two LIST versions, for [`empty_page`].
+pub(super) trait Page {
+    fn clear(&mut self);
+}
+
+impl Page for s3s::dto::ListObjectsOutput {
+    fn clear(&mut self) {
+        self.contents = None;
+        self.common_prefixes = None;
+        self.is_truncated = Some(false);
+        self.next_marker = None;
+        self.max_keys = Some(0);
+    }
+}
+
+impl Page for s3s::dto::ListObjectsV2Output {
+    fn clear(&mut self) {
+        self.contents = None;
+        self.common_prefixes = None;
+        self.is_truncated = Some(false);
+        self.next_continuation_token = None;
+        self.key_count = Some(0);
+        self.max_keys = Some(0);
+    }
+}
+
+/// What S3 answers to `max-keys=0`: nothing, not truncated.
+pub(super) fn empty_page(out: &mut impl Page) {
+    out.clear();
+}
+
+/// ListObjectVersions: the same size and ETag translation as LIST (sizes closed-form; a
+/// version's unaligned multipart size is not looked up here, see docs/FORMAT.md §4).
+pub(super) fn translate_versions(versions: &mut [ObjectVersion], segment: u32) {
+    for v in versions {
+        let Some(stored) = v.size.filter(|s| *s >= 0) else {
+            continue;
+        };
+        if let Some(plain) = size::plain_len(stored as u64, segment) {
+            v.size = Some(plain as i64);
+            if let Some(e) = &v.e_tag {
+                v.e_tag = Some(etag::visible(e));
+            }
+            v.checksum_algorithm = None;
+            v.checksum_type = None;
         }
     }
 }

@@ -6,6 +6,7 @@
 //! hold on ciphertext, and — in the `forward!` list — everything passed through untouched
 //! (bucket configuration, ACLs, tagging, deletes...).
 
+mod attributes;
 mod body;
 pub mod bucket_policy;
 mod copy;
@@ -374,11 +375,29 @@ impl S3 for Seal {
         self.list_parts_sealed(req).await
     }
 
+    async fn list_object_versions(
+        &self,
+        mut req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        list::normalize_delimiter(&mut req.input.delimiter);
+        let mut resp = self.up.list_object_versions(req).await?;
+        if let Some(v) = resp.output.versions.as_mut() {
+            list::translate_versions(v, self.segment);
+        }
+        Ok(resp)
+    }
+
     async fn list_objects(
         &self,
         mut req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
         list::normalize_delimiter(&mut req.input.delimiter);
+        // max-keys=0: S3 answers an empty, untruncated page; some stores (moto) answer
+        // in a form the upstream client refuses. Ask for one key and show none.
+        let zero = req.input.max_keys == Some(0);
+        if zero {
+            req.input.max_keys = Some(1);
+        }
         let bucket = req.input.bucket.clone();
         let sub = sub_request(&req, ());
         let mut resp = self.up.list_objects(req).await?;
@@ -388,6 +407,9 @@ impl S3 for Seal {
             list::translate(c, self.segment);
             self.list_sizes(&sub, &bucket, c, &stored).await;
         }
+        if zero {
+            list::empty_page(&mut resp.output);
+        }
         Ok(resp)
     }
 
@@ -396,6 +418,12 @@ impl S3 for Seal {
         mut req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         list::normalize_delimiter(&mut req.input.delimiter);
+        // max-keys=0: S3 answers an empty, untruncated page; some stores (moto) answer
+        // in a form the upstream client refuses. Ask for one key and show none.
+        let zero = req.input.max_keys == Some(0);
+        if zero {
+            req.input.max_keys = Some(1);
+        }
         let bucket = req.input.bucket.clone();
         let sub = sub_request(&req, ());
         let mut resp = self.up.list_objects_v2(req).await?;
@@ -404,6 +432,9 @@ impl S3 for Seal {
             let stored: Vec<Option<i64>> = c.iter().map(|o| o.size).collect();
             list::translate(c, self.segment);
             self.list_sizes(&sub, &bucket, c, &stored).await;
+        }
+        if zero {
+            list::empty_page(&mut resp.output);
         }
         Ok(resp)
     }
@@ -450,12 +481,9 @@ impl S3 for Seal {
 
     async fn get_object_attributes(
         &self,
-        _req: S3Request<GetObjectAttributesInput>,
+        req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
-        Err(s3_error!(
-            NotImplemented,
-            "GetObjectAttributes is not supported by s3seal; use HeadObject"
-        ))
+        self.get_object_attributes_sealed(req).await
     }
 
     async fn get_object_torrent(
@@ -532,7 +560,6 @@ impl S3 for Seal {
         list_bucket_metrics_configurations: ListBucketMetricsConfigurationsInput => ListBucketMetricsConfigurationsOutput;
         list_directory_buckets: ListDirectoryBucketsInput => ListDirectoryBucketsOutput;
         list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput;
-        list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput;
         put_bucket_accelerate_configuration: PutBucketAccelerateConfigurationInput => PutBucketAccelerateConfigurationOutput;
         put_bucket_acl: PutBucketAclInput => PutBucketAclOutput;
         put_bucket_analytics_configuration: PutBucketAnalyticsConfigurationInput => PutBucketAnalyticsConfigurationOutput;

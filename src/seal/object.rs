@@ -150,14 +150,9 @@ impl Seal {
                 match part_number {
                     Some(n) => {
                         // The layout says where the part sits and what it must hold.
-                        let p = layout.part(n as u32, info.segment).ok_or_else(|| {
-                            let mut e = S3Error::with_message(
-                                s3s::S3ErrorCode::Custom("InvalidPartNumber".into()),
-                                "The requested partnumber is not satisfiable",
-                            );
-                            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
-                            e
-                        })?;
+                        let p = layout
+                            .part(n as u32, info.segment)
+                            .ok_or_else(invalid_part_number)?;
                         let p_stored = size::stored_len(p.plain, info.segment);
                         if out.content_range.is_none() {
                             // A store that ignores partNumber sent everything: fetch the part.
@@ -413,6 +408,7 @@ impl Seal {
                 })
                 .ok_or_else(|| self.refused(bucket, key, "range does not fit the layout"))?;
             let o = StreamOpener::with_spans(&dek, info.segment, lp.spans);
+            hide_layout_tags(&mut resp.output.tag_count, &layout);
             (o, layout.plain_len())
         } else {
             let reaches_end = plan.stored_last + 1 >= at.stored;
@@ -463,6 +459,7 @@ impl Seal {
             &mut i.sse_customer_key_md5,
         )?;
         let show_owner = req.headers.contains_key(meta::SHOW_OWNER);
+        let part_number = req.input.part_number;
         let sub = sub_request(&req, ());
         let mut resp = self.up.head_object(req).await?;
         let out = &mut resp.output;
@@ -495,11 +492,27 @@ impl Seal {
         let plain = if info.committed {
             let at = (bucket.as_str(), key.as_str(), out.version_id.as_deref());
             let (_, layout) = self.committed(&sub, at, &info, customer.as_ref()).await?;
-            self.check_layout_size(&layout, &info, stored, &bucket, &key)?;
-            layout.plain_len()
+            hide_layout_tags_header(&mut resp.headers, &layout);
+            let out = &mut resp.output;
+            match part_number.and_then(|n| layout.part(n as u32, info.segment)) {
+                // The part's own size and place, whatever the store made of partNumber.
+                Some(p) => {
+                    let total = layout.plain_len();
+                    let last = (p.plain_at + p.plain).max(1) - 1;
+                    out.content_range = Some(format!("bytes {}-{last}/{total}", p.plain_at));
+                    out.parts_count = Some(layout.part_count() as i32);
+                    p.plain
+                }
+                None if part_number.is_some() => return Err(invalid_part_number()),
+                None => {
+                    self.check_layout_size(&layout, &info, stored, &bucket, &key)?;
+                    layout.plain_len()
+                }
+            }
         } else {
             size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?
         };
+        let out = &mut resp.output;
         out.content_length = Some(plain as i64);
         out.e_tag = Some(visible);
         meta::head_view(&mut out.metadata, info.md5.as_deref(), show_owner);
@@ -585,7 +598,7 @@ impl Seal {
     }
 
     /// The DEK and verified layout of a committed multipart object.
-    async fn committed(
+    pub(super) async fn committed(
         &self,
         sub: &S3Request<()>,
         at: (&str, &str, Option<&str>),
@@ -688,6 +701,36 @@ fn part_range(store_range: &str, part_plain: u64, segment: u32) -> Option<String
     let p_total = size::plain_len(total, segment)?;
     let p_last = (p_first + part_plain).checked_sub(1)?;
     Some(format!("bytes {p_first}-{p_last}/{p_total}"))
+}
+
+/// S3's answer to a partNumber the object does not have.
+fn invalid_part_number() -> S3Error {
+    let mut e = S3Error::with_message(
+        s3s::S3ErrorCode::Custom("InvalidPartNumber".into()),
+        "The requested partnumber is not satisfiable",
+    );
+    e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+    e
+}
+
+/// HEAD carries the tag count as a plain header (s3s's output has no field for it).
+fn hide_layout_tags_header(headers: &mut http::HeaderMap, layout: &Layout) {
+    let Some(n) = headers
+        .get("x-amz-tagging-count")
+        .and_then(|v| v.to_str().ok()?.parse::<i32>().ok())
+    else {
+        return;
+    };
+    let mut count = Some(n);
+    hide_layout_tags(&mut count, layout);
+    match count {
+        Some(c) => {
+            headers.insert("x-amz-tagging-count", http::HeaderValue::from(c));
+        }
+        None => {
+            headers.remove("x-amz-tagging-count");
+        }
+    }
 }
 
 /// The tag count clients see leaves out the layout's tags, as GetObjectTagging does.

@@ -136,7 +136,7 @@ impl Layout {
     /// The inverse of [`Layout::seal`]; refuses anything not sealed under this DEK and
     /// segment size.
     pub fn open(sealed: &[u8], dek: &Dek, segment: u32) -> Result<Layout, LayoutError> {
-        if sealed.len() < MAC_LEN + RUN_LEN || (sealed.len() - MAC_LEN) % RUN_LEN != 0 {
+        if sealed.len() < MAC_LEN + RUN_LEN {
             return Err(LayoutError::Malformed);
         }
         let (tag, body) = sealed.split_at(MAC_LEN);
@@ -150,7 +150,7 @@ impl Layout {
     /// The runs of a sealed layout *without* checking its MAC: for LIST sizes only, which
     /// a store writer controls anyway (reads always use [`Layout::open`]).
     pub fn open_unverified(sealed: &[u8]) -> Result<Layout, LayoutError> {
-        if sealed.len() < MAC_LEN + RUN_LEN || (sealed.len() - MAC_LEN) % RUN_LEN != 0 {
+        if sealed.len() < MAC_LEN + RUN_LEN || !(sealed.len() - MAC_LEN).is_multiple_of(RUN_LEN) {
             return Err(LayoutError::Malformed);
         }
         let runs = sealed[MAC_LEN..]

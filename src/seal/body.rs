@@ -28,6 +28,10 @@ pub struct Expectations {
     pub hasher: ChecksumHasher,
     /// The aws-chunked trailer, readable once the body has been consumed.
     pub trailers: Option<s3s::TrailingHeaders>,
+    /// The caller needs the plaintext MD5 even without Content-MD5 (the part ETag of an
+    /// upload begun before ETags stopped being MD5s). Otherwise MD5 — the costliest step of
+    /// sealing — is skipped.
+    pub need_md5: bool,
 }
 
 /// Why a sealed upload failed on our side; read by the caller after the upstream call fails,
@@ -105,7 +109,11 @@ impl SealingStream {
             seen: 0,
             stored_len,
             sent: 0,
-            md5: PlainMd5::for_len(expect.length),
+            md5: if expect.md5.is_some() || expect.need_md5 {
+                PlainMd5::for_len(expect.length)
+            } else {
+                PlainMd5::Off
+            },
             expect: Some(expect),
             outcome,
         }

@@ -143,6 +143,7 @@ impl Seal {
         let length = plaintext_length(i.content_length, &req.headers)?;
         let mut expect = Expectations {
             length,
+            need_md5: !committed,
             ..Default::default()
         };
         if let Some(md5) = i.content_md5.take() {

@@ -23,6 +23,8 @@ const MAX_QUEUED: usize = 4 << 20;
 pub enum PlainMd5 {
     Inline(Md5),
     Worker(Worker),
+    /// Nobody needs the MD5 (no Content-MD5 to check, ETags are not MD5s): not computed.
+    Off,
 }
 
 pub struct Worker {
@@ -117,6 +119,7 @@ impl PlainMd5 {
     pub fn update(&mut self, chunk: &Bytes) {
         match self {
             PlainMd5::Inline(md5) => md5.update(chunk),
+            PlainMd5::Off => {}
             PlainMd5::Worker(w) => {
                 w.shared.queued.fetch_add(chunk.len(), Ordering::AcqRel);
                 if let Some(tx) = &w.tx {
@@ -133,6 +136,7 @@ impl PlainMd5 {
     pub fn poll_result(&mut self, cx: &mut Context<'_>) -> Poll<Option<[u8; 16]>> {
         match self {
             PlainMd5::Inline(md5) => Poll::Ready(Some(std::mem::take(md5).finalize().into())),
+            PlainMd5::Off => Poll::Ready(Some([0; 16])),
             PlainMd5::Worker(w) => {
                 w.tx = None;
                 std::pin::Pin::new(&mut w.result).poll(cx).map(Result::ok)

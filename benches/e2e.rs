@@ -493,7 +493,7 @@ async fn main() {
     // The gateway: the release binary in front of that upstream.
     let cfg = dir.path().join("gw.toml");
     std::fs::write(&cfg, format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[upstream]\nkind = \"s3\"\nendpoint = \"{up_url}\"\npath_style = true\naccess_key_id = \"direct\"\nsecret_access_key = \"direct-secret\"\n[keys]\nprovider = \"file\"\npath = \"{}\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"bench\"\nsecret_key = \"bench-secret\"\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n[upstream]\nkind = \"s3\"\nendpoint = \"{up_url}\"\npath_style = true\naccess_key_id = \"direct\"\nsecret_access_key = \"direct-secret\"\n[keys]\nprovider = \"file\"\npath = \"{}\"\ncreate_if_missing = true\n[encryption]\ncommit_layout = false\n[[users]]\naccess_key = \"bench\"\nsecret_key = \"bench-secret\"\n",
         dir.path().join("keys.toml").display())).unwrap();
     let mut gw = Command::new(BIN)
         .args(["serve", "--config"])

@@ -261,6 +261,11 @@ pub struct EncryptionConfig {
     /// for deployments that mirror buckets under other names with store tools.
     #[serde(default = "default_true")]
     pub bind_bucket: bool,
+    /// Commit each multipart object's layout as object tags at Complete (docs/FORMAT.md §5),
+    /// so dropped or moved parts are refused. `false` is only for stores without object
+    /// tagging: their multipart objects keep the older, weaker guarantees (FORMAT.md §9).
+    #[serde(default = "default_true")]
+    pub commit_layout: bool,
 }
 
 fn default_max_concurrent() -> usize {
@@ -354,6 +359,7 @@ impl Default for EncryptionConfig {
             dek_cache_entries: default_cache_entries(),
             dek_cache_ttl_secs: default_cache_ttl(),
             bind_bucket: true,
+            commit_layout: true,
         }
     }
 }

@@ -82,7 +82,9 @@ impl Gateway {
             Duration::from_secs(e.dek_cache_ttl_secs),
         );
         let keys = SealKeys::new(ring).with_bind_bucket(e.bind_bucket);
-        let mut seal = Seal::new(up, keys).with_segment(e.segment_size);
+        let mut seal = Seal::new(up, keys)
+            .with_segment(e.segment_size)
+            .with_commit_layout(e.commit_layout);
         seal = seal.with_bucket_policies(crate::seal::bucket_policy::BucketPolicies::new(
             cfg.buckets.clone(),
         ));

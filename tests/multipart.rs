@@ -877,3 +877,56 @@ async fn check_odd(gw: &TestGateway, kind: Upstream, b: &str, data: &[u8]) {
     let got = p3.body.collect().await.unwrap().into_bytes();
     assert_eq!(&got[..], &data[11_000_000..16_500_000], "{kind:?} part 3");
 }
+
+/// A store without object tagging (s3s-fs) cannot hold the committed layout: Complete says
+/// which setting to change, and with `encryption.commit_layout = false` multipart uploads
+/// work there as `s3seal-mp = 1` objects (the older guarantees, docs/FORMAT.md §9).
+#[tokio::test]
+async fn stores_without_tagging_need_commit_layout_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = s3s_fs::FileSystem::new(dir.path()).unwrap();
+    let mut b = s3s::service::S3ServiceBuilder::new(fs);
+    b.set_auth(s3s::auth::SimpleAuth::from_single("testing", "testing"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(s3seal::server::serve(
+        listener,
+        b.build(),
+        std::sync::Arc::new(s3seal::server::Ops::bare()),
+        std::future::pending(),
+        std::time::Duration::from_secs(1),
+    ));
+    let data = pattern(5 * MIB + 3, 8);
+    for commit in [true, false] {
+        let url = url.clone();
+        let gw = TestGateway::start_with(Upstream::Moto, move |c| {
+            c.upstream = s3seal::config::UpstreamConfig::S3 {
+                endpoint: Some(url),
+                region: "us-east-1".into(),
+                path_style: true,
+                access_key_id: Some("testing".into()),
+                secret_access_key: Some("testing".into()),
+                secret_access_key_env: None,
+            };
+            c.encryption.commit_layout = commit;
+        })
+        .await;
+        let c = &gw.client;
+        let b = format!("notags{}", u8::from(commit));
+        c.create_bucket().bucket(&b).send().await.unwrap();
+        let id = create(c, &b, "k").await;
+        assert_eq!(id.starts_with("s3seal2~"), commit);
+        let parts = vec![
+            part(c, &b, "k", &id, 1, &data[..5 * MIB]).await,
+            part(c, &b, "k", &id, 2, &data[5 * MIB..]).await,
+        ];
+        let done = complete(c, &b, "k", &id, parts).await;
+        if commit {
+            let err = done.unwrap_err();
+            assert!(err.contains("encryption.commit_layout"), "{err}");
+        } else {
+            done.unwrap();
+            assert_eq!(gw.get(&b, "k").await, data);
+        }
+    }
+}

@@ -150,6 +150,8 @@ struct Obj {
     range: Option<(u64, u64)>,
     /// `Some(plaintext)`: must read back; `None`: must be refused.
     expect: Option<Vec<u8>>,
+    /// Object tags: a committed multipart object's layout (FORMAT.md §5).
+    tags: HashMap<String, String>,
 }
 
 fn wrapped_meta(kek_id: &str, bucket: &str, key: &str, multipart: bool) -> HashMap<String, String> {
@@ -188,6 +190,7 @@ fn objects() -> Vec<Obj> {
         etag_parts: None,
         range: None,
         expect,
+        tags: HashMap::new(),
     };
     let parts: Vec<Vec<u8>> = [(1u32, 2048usize), (2, 2048), (3, 100)]
         .iter()
@@ -314,6 +317,105 @@ fn objects() -> Vec<Obj> {
         unbound,
         base("v2 empty object", empty, Some(Vec::new())),
     ]
+    .into_iter()
+    .chain(committed_objects())
+    .collect()
+}
+
+/// Multipart objects with a committed layout (`s3seal-mp = 2`): parts of 1500, 1500 and 100
+/// plaintext bytes (not whole segments), sealed in the committed-part key domain, and the
+/// layout tag; then the tampering it must catch.
+fn committed_objects() -> Vec<Obj> {
+    use s3seal::format::KeyDomain;
+    use s3seal::format::layout::Layout;
+    let sizes = [(1u32, 1500u64), (2, 1500), (3, 100)];
+    let plains: Vec<Vec<u8>> = sizes
+        .iter()
+        .map(|&(p, n)| plaintext(n as usize + p as usize)[p as usize..].to_vec())
+        .collect();
+    let parts: Vec<Vec<u8>> = sizes
+        .iter()
+        .zip(&plains)
+        .map(|(&(p, _), plain)| {
+            let mut s =
+                StreamSealer::in_domain(KeyDomain::CommittedPart, &dek(), p, SEG, [p as u8 + 7; 8]);
+            let mut out = Vec::new();
+            s.push(Bytes::copy_from_slice(plain), &mut out);
+            s.finish(&mut out);
+            out.concat()
+        })
+        .collect();
+    let sealed = Layout::from_parts(&sizes).unwrap().seal(&dek(), SEG);
+    let tags: HashMap<String, String> = Layout::to_tag_values(&sealed)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (s3seal::seal::meta::layout_tag_key(i), v))
+        .collect();
+    let all = plains.concat();
+    let obj = |d: &str, stored: Vec<u8>, expect: Option<Vec<u8>>| {
+        let mut meta = wrapped_meta("k1", "media", "backups/big.tar", true);
+        meta.insert("s3seal-mp".into(), "2".into());
+        Obj {
+            description: d.to_owned(),
+            kek_id: "k1",
+            bucket: "media",
+            read_bucket: "media",
+            key: "backups/big.tar",
+            meta,
+            stored,
+            etag_parts: Some(3),
+            range: None,
+            expect,
+            tags: tags.clone(),
+        }
+    };
+    let mut downgraded = obj(
+        "refused: committed object relabelled s3seal-mp = 1 (its parts use the committed-part stream keys)",
+        parts.concat(),
+        None,
+    );
+    downgraded.meta.insert("s3seal-mp".into(), "1".into());
+    let mut untagged = obj(
+        "refused: committed object whose layout tag is missing",
+        parts.concat(),
+        None,
+    );
+    untagged.tags.clear();
+    vec![
+        obj(
+            "v2 committed multipart object (s3seal-mp = 2) of 3 parts (1500, 1500, 100 plaintext bytes: not whole segments) with its layout tag",
+            parts.concat(),
+            Some(all.clone()),
+        ),
+        Obj {
+            range: Some((1400, 1700)),
+            ..obj(
+                "v2 committed multipart object, ranged read of plaintext 1400-1700 (across parts 1 and 2)",
+                parts.concat(),
+                Some(all[1400..=1700].to_vec()),
+            )
+        },
+        obj(
+            "refused: committed object with part 3 dropped (layout tag kept)",
+            [parts[0].clone(), parts[1].clone()].concat(),
+            None,
+        ),
+        obj(
+            "refused: committed object with parts 1 and 2 swapped (same sizes)",
+            [parts[1].clone(), parts[0].clone(), parts[2].clone()].concat(),
+            None,
+        ),
+        Obj {
+            range: Some((1600, 1700)),
+            ..obj(
+                "refused: committed object whose part 2 was replaced by part 1, ranged read of plaintext 1600-1700 (a shifted range)",
+                [parts[0].clone(), parts[0].clone(), parts[2].clone()].concat(),
+                None,
+            )
+        },
+        untagged,
+        downgraded,
+    ]
 }
 
 /// A conforming reader (FORMAT.md §2–§4): unwrap with the context the metadata names, plan
@@ -333,6 +435,9 @@ async fn read_object(o: &Obj) -> Result<Vec<u8>, String> {
         p.unwrap(&w, &ctx).await.map_err(|e| e.to_string())?
     };
     let total = o.stored.len() as u64;
+    if info.committed {
+        return read_committed(o, &info, &dek);
+    }
     let plain = size::plain_len(total, info.segment).ok_or("invalid stored size")?;
     let (bytes, expect, skip, deliver) = match o.range {
         None => {
@@ -366,6 +471,48 @@ async fn read_object(o: &Obj) -> Result<Vec<u8>, String> {
     Ok(all[skip as usize..(skip + deliver) as usize].to_vec())
 }
 
+/// FORMAT.md §5: verify the layout tag, require the stored size it implies, and read exactly
+/// the segments it plans.
+fn read_committed(
+    o: &Obj,
+    info: &s3seal::seal::meta::SealInfo,
+    dek: &Dek,
+) -> Result<Vec<u8>, String> {
+    use s3seal::format::layout::Layout;
+    let seg = info.segment;
+    let values: Vec<&str> = (0..)
+        .map(s3seal::seal::meta::layout_tag_key)
+        .map_while(|k| o.tags.get(&k).map(String::as_str))
+        .collect();
+    if values.is_empty() {
+        return Err("layout tag missing".into());
+    }
+    let layout = Layout::from_tag_values(&values)
+        .and_then(|s| Layout::open(&s, dek, seg))
+        .map_err(|e| e.to_string())?;
+    if layout.stored_len(seg) != o.stored.len() as u64 {
+        return Err("stored size differs from the layout".into());
+    }
+    let plain = layout.plain_len();
+    let (bytes, spans, skip, deliver) = match o.range {
+        None => (&o.stored[..], layout.full_spans(seg), 0, plain),
+        Some((a, b)) => {
+            let p = layout
+                .plan(a, b.min(plain.saturating_sub(1)), seg)
+                .ok_or("unsatisfiable")?;
+            let r = &o.stored[p.stored_first as usize..=p.stored_last as usize];
+            (r, p.spans, p.skip, p.deliver)
+        }
+    };
+    let mut op = StreamOpener::with_spans(dek, seg, spans);
+    let mut out = Vec::new();
+    op.push(Bytes::copy_from_slice(bytes), &mut out)
+        .map_err(|e| e.to_string())?;
+    op.finish(&mut out).map_err(|e| e.to_string())?;
+    let all = out.concat();
+    Ok(all[skip as usize..(skip + deliver) as usize].to_vec())
+}
+
 fn obj_json(o: &Obj) -> Value {
     let mut meta: Vec<_> = o.meta.iter().collect();
     meta.sort();
@@ -387,6 +534,7 @@ fn obj_json(o: &Obj) -> Value {
         "range": o.range.map(|(a, b)| json!([a, b])),
         "plaintext_hex": o.expect.as_ref().map(hex::encode),
         "refuse": o.expect.is_none(),
+        "tags": o.tags,
     })
 }
 

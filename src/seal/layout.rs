@@ -156,6 +156,17 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+/// The store refused a tagging call the layout commitment needs: say which setting helps.
+fn no_tagging(e: s3s::S3Error) -> s3s::S3Error {
+    s3s::S3Error::with_message(
+        e.code().clone(),
+        format!(
+            "s3seal could not commit the multipart layout as object tags; a store without object tagging needs encryption.commit_layout = false (docs/FORMAT.md §5): {}",
+            e.message().unwrap_or("")
+        ),
+    )
+}
+
 pub fn is_reserved(t: &Tag) -> bool {
     t.key
         .as_deref()
@@ -182,7 +193,8 @@ impl Seal {
         let mut tags = self
             .up
             .get_object_tagging(sub_request(req, get))
-            .await?
+            .await
+            .map_err(no_tagging)?
             .output
             .tag_set;
         tags.retain(|t| !is_reserved(t));
@@ -212,15 +224,7 @@ impl Seal {
             .put_object_tagging(sub_request(req, put))
             .await
             .map(|_| ())
-            .map_err(|e| {
-                s3s::S3Error::with_message(
-                    e.code().clone(),
-                    format!(
-                        "s3seal could not commit the multipart layout as object tags (does the store support object tagging?): {}",
-                        e.message().unwrap_or("")
-                    ),
-                )
-            })
+            .map_err(no_tagging)
     }
 
     /// The verified layout of a committed multipart object. A missing or invalid layout

@@ -54,6 +54,8 @@ pub struct Seal {
     access: Option<crate::policy::Policy>,
     /// Verified multipart layouts (docs/FORMAT.md §5).
     layouts: Arc<layout::LayoutCache>,
+    /// `encryption.commit_layout`: new multipart uploads commit their layout at Complete.
+    commit_layout: bool,
 }
 
 impl Seal {
@@ -67,6 +69,7 @@ impl Seal {
             buckets: Arc::default(),
             access: None,
             layouts: Arc::default(),
+            commit_layout: true,
         }
     }
 
@@ -93,6 +96,11 @@ impl Seal {
     /// ListBuckets then lists, for a restricted user, only the buckets some rule names.
     pub fn with_policy(mut self, p: crate::policy::Policy) -> Self {
         self.access = Some(p);
+        self
+    }
+
+    pub fn with_commit_layout(mut self, on: bool) -> Self {
+        self.commit_layout = on;
         self
     }
 

@@ -38,8 +38,9 @@ impl Seal {
         let m = i.metadata.get_or_insert_with(Default::default);
         meta::insert_wrap(m, wrapped.clone(), self.keys.binds_bucket());
         m.insert(meta::SEGMENT.into(), self.segment.to_string());
-        // "2": the layout is committed at Complete (docs/FORMAT.md §5).
-        m.insert(meta::MULTIPART.into(), "2".into());
+        // "2": the layout is committed at Complete (docs/FORMAT.md §5); "1" without.
+        let flag = if self.commit_layout { "2" } else { "1" };
+        m.insert(meta::MULTIPART.into(), flag.into());
         // Part checksums are verified here, on plaintext; the store must not expect any.
         i.checksum_algorithm = None;
         i.checksum_type = None;
@@ -51,7 +52,12 @@ impl Seal {
             .take()
             .ok_or_else(|| s3_error!(InternalError, "the store returned no upload id"))?;
         resp.output.upload_id = Some(upload_id::encode(
-            &up_id, &wrapped.0, &wrapped.1, &dek, &bucket, &key,
+            &up_id,
+            &wrapped.0,
+            &wrapped.1,
+            &dek,
+            (&bucket, &key),
+            self.commit_layout,
         ));
         resp.output.checksum_algorithm = None;
         resp.output.checksum_type = None;

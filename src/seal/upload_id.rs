@@ -36,15 +36,16 @@ pub fn encode(
     kek: &str,
     dek_b64: &str,
     dek: &Dek,
-    bucket: &str,
-    key: &str,
+    (bucket, key): (&str, &str),
+    committed: bool,
 ) -> String {
     let blob = STANDARD.decode(dek_b64).unwrap_or_default();
     format!(
-        "{PREFIX_V2}{}~{kek}~{}~{}",
+        "{}{}~{kek}~{}~{}",
+        if committed { PREFIX_V2 } else { PREFIX },
         URL_SAFE_NO_PAD.encode(upstream),
         URL_SAFE_NO_PAD.encode(blob),
-        URL_SAFE_NO_PAD.encode(tag(dek, true, upstream, bucket, key))
+        URL_SAFE_NO_PAD.encode(tag(dek, committed, upstream, bucket, key))
     )
 }
 
@@ -135,7 +136,7 @@ mod tests {
     fn round_trip_and_binding() {
         let dek = Dek::generate();
         let wrapped = STANDARD.encode([7u8; 60]);
-        let id = encode("abc-123", "k1", &wrapped, &dek, "b", "photos/a.jpg");
+        let id = encode("abc-123", "k1", &wrapped, &dek, ("b", "photos/a.jpg"), true);
         assert!(
             id.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "~-_".contains(c)),
@@ -149,7 +150,14 @@ mod tests {
         assert!(!t.verify(&dek, "b", "photos/b.jpg"));
         assert!(!t.verify(&Dek::generate(), "b", "photos/a.jpg"));
         // Another upload's id with this one's key material fails.
-        let other = encode("zzz", "k1", &wrapped, &Dek::generate(), "b", "photos/a.jpg");
+        let other = encode(
+            "zzz",
+            "k1",
+            &wrapped,
+            &Dek::generate(),
+            ("b", "photos/a.jpg"),
+            true,
+        );
         let forged = format!(
             "{}~{}",
             id.rsplit_once('~').unwrap().0,

@@ -2,7 +2,7 @@
 against the known-answer vectors the Rust tests also check. If both agree, the spec is what
 the code does. objects-v2.json holds whole objects: a conforming reader (FORMAT.md §2 reader
 obligations) must read the positive ones and refuse every `refuse` one. Needs the `cryptography` package (installed with moto by scripts/setup-test-deps)."""
-import base64, glob, json, os, struct, sys
+import base64, glob, hashlib, hmac, json, os, struct, sys
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -75,10 +75,81 @@ def unwrap(o, m):
         raise Refused("DEK does not unwrap")
 
 
+def layout_parts(o, dek, S):
+    """FORMAT.md §5: the committed layout from the object's tags, authenticated."""
+    tags, values = o.get("tags") or {}, []
+    while True:
+        k = "s3seal-layout" if not values else f"s3seal-layout-{len(values) + 1}"
+        if k not in tags:
+            break
+        values.append(tags[k])
+    if not values:
+        raise Refused("layout tag missing")
+    sealed = base64.b64decode("".join(values))
+    tag, runs = sealed[:16], sealed[16:]
+    if not runs or len(runs) % 16:
+        raise Refused("malformed layout")
+    key = HKDF(hashes.SHA256(), 32, b"", b"s3seal v2 layout key").derive(dek)
+    want = hmac.new(key, b"s3seal v2 layout" + struct.pack(">I", S) + runs, hashlib.sha256).digest()[:16]
+    if not hmac.compare_digest(tag, want):
+        raise Refused("layout does not authenticate")
+    parts, nxt = [], 1
+    for i in range(0, len(runs), 16):
+        first, count, plain = struct.unpack(">IIQ", runs[i:i + 16])
+        if count == 0 or first < nxt or first + count > 10001:
+            raise Refused("malformed layout")
+        parts += [(first + j, plain) for j in range(count)]
+        nxt = first + count
+    return parts
+
+
+def read_committed(o, m, dek, S):
+    """Every segment's part, index, final flag and place come from the layout."""
+    stored = bytes.fromhex(o["stored_hex"])
+    segs, pa, sa = [], 0, 0   # (part, index, final, plain at, plain len, stored at)
+    for part, n in layout_parts(o, dek, S):
+        k = max(1, -(-n // S))
+        for i in range(k):
+            ln = S if i < k - 1 else n - (k - 1) * S
+            segs.append((part, i, i == k - 1, pa, ln, sa))
+            pa, sa = pa + ln, sa + ln + 32
+    if sa != len(stored):
+        raise Refused("stored size differs from the layout")
+    if o["range"] is None:
+        first, last, want = 0, pa - 1, segs
+    else:
+        a, b = o["range"]
+        if a > b or a >= pa:
+            raise Refused("unsatisfiable")
+        first, last = a, min(b, pa - 1)
+        want = [x for x in segs if x[4] and x[3] <= last and x[3] + x[4] > first]
+    out, prev = [], None
+    for part, idx, fin, at, ln, sat in want:
+        seg = stored[sat:sat + ln + 32]
+        hpart, word = struct.unpack(">II", seg[:8])
+        salt = seg[8:16]
+        if (hpart, word & 0x7FFFFFFF, bool(word >> 31)) != (part, idx, fin):
+            raise Refused("segment out of place")
+        if prev is not None and prev[0] == part and prev[1] != salt:
+            raise Refused("segment from another stream")
+        key = HKDF(hashes.SHA256(), 32, b"", b"s3seal v2 mppart" + struct.pack(">I", part) + salt).derive(dek)
+        nonce = b"\0" * 4 + struct.pack(">I", word) + b"\0" * 4
+        try:
+            out.append(AESGCM(key).decrypt(nonce, seg[16:], b"s3seal1" + seg[:16]))
+        except Exception:
+            raise Refused("segment does not authenticate")
+        prev = (part, salt)
+    pt = b"".join(out)
+    skip = first - want[0][3] if want else 0
+    return pt[skip: skip + (last - first + 1)] if pa else b""
+
+
 def read(o):
     m = o["metadata"]
     dek = unwrap(o, m)
     S, full = int(m["s3seal-seg"]), int(m["s3seal-seg"]) + 32
+    if m.get("s3seal-mp") == "2":
+        return read_committed(o, m, dek, S)
     mp = m.get("s3seal-mp") == "1"
     stored = bytes.fromhex(o["stored_hex"])
     T = len(stored)

@@ -57,6 +57,44 @@ impl LayoutCache {
     }
 }
 
+/// A LIST or ListObjectVersions entry, for [`Seal::list_sizes`].
+pub(super) trait Listed {
+    fn key(&self) -> Option<&str>;
+    fn etag(&self) -> Option<&ETag>;
+    fn version(&self) -> Option<&str>;
+    fn set_size(&mut self, n: i64);
+}
+
+impl Listed for Object {
+    fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+    fn etag(&self) -> Option<&ETag> {
+        self.e_tag.as_ref()
+    }
+    fn version(&self) -> Option<&str> {
+        None
+    }
+    fn set_size(&mut self, n: i64) {
+        self.size = Some(n);
+    }
+}
+
+impl Listed for ObjectVersion {
+    fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+    fn etag(&self) -> Option<&ETag> {
+        self.e_tag.as_ref()
+    }
+    fn version(&self) -> Option<&str> {
+        self.version_id.as_deref()
+    }
+    fn set_size(&mut self, n: i64) {
+        self.size = Some(n);
+    }
+}
+
 /// The tag keys and values that carry `sealed`.
 pub fn tags_for(sealed: &[u8]) -> Vec<Tag> {
     Layout::to_tag_values(sealed)
@@ -278,32 +316,35 @@ impl Seal {
     /// segments, so the closed-form size can be wrong: the committed layout's size is used
     /// (from the cache, else one GetObjectTagging per object, 16 at a time). Called after
     /// [`super::list::translate`] with the stored sizes it replaced.
-    pub(super) async fn list_sizes<T>(
+    pub(super) async fn list_sizes<T, L: Listed>(
         &self,
         req: &S3Request<T>,
         bucket: &str,
-        objects: &mut [Object],
+        objects: &mut [L],
         stored: &[Option<i64>],
     ) {
         use futures::StreamExt;
-        let wanted: Vec<(usize, String, String, u64)> = objects
+        type Want = (usize, String, Option<String>, String, u64);
+        let wanted: Vec<Want> = objects
             .iter()
             .zip(stored)
             .enumerate()
             .filter_map(|(i, (o, s))| {
-                let e = o.e_tag.as_ref()?.value().to_owned();
+                let e = o.etag()?.value().to_owned();
                 let parts: u32 = e.rsplit_once('-')?.1.parse().ok()?;
-                (parts >= 2).then_some((i, o.key.clone()?, e, (*s)?.max(0) as u64))
+                let (key, version) = (o.key()?.to_owned(), o.version().map(str::to_owned));
+                (parts >= 2).then_some((i, key, version, e, (*s)?.max(0) as u64))
             })
             .collect();
         let found: Vec<(usize, Option<u64>)> = futures::stream::iter(wanted)
-            .map(|(i, key, etag, stored)| async move {
+            .map(|(i, key, version, etag, stored)| async move {
                 if let Some(p) = self.layouts.size(bucket, &key, &etag, stored) {
                     return (i, Some(p));
                 }
                 let get = GetObjectTaggingInput {
                     bucket: bucket.to_owned(),
                     key: key.clone(),
+                    version_id: version,
                     ..Default::default()
                 };
                 let tags = self.up.get_object_tagging(sub_request(req, get)).await;
@@ -322,7 +363,7 @@ impl Seal {
             .await;
         for (i, plain) in found {
             if let Some(p) = plain {
-                objects[i].size = Some(p as i64);
+                objects[i].set_size(p as i64);
             }
         }
     }

@@ -118,8 +118,8 @@ pub(super) fn empty_page(out: &mut impl Page) {
     out.clear();
 }
 
-/// ListObjectVersions: the same size and ETag translation as LIST (sizes closed-form; a
-/// version's unaligned multipart size is not looked up here, see docs/FORMAT.md §4).
+/// ListObjectVersions: the same size and ETag translation as LIST (multipart versions of 2+
+/// parts then get their size from their layout, as in LIST: docs/FORMAT.md §4).
 pub(super) fn translate_versions(versions: &mut [ObjectVersion], segment: u32) {
     for v in versions {
         let Some(stored) = v.size.filter(|s| *s >= 0) else {

@@ -388,9 +388,13 @@ impl S3 for Seal {
         mut req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         list::normalize_delimiter(&mut req.input.delimiter);
+        let bucket = req.input.bucket.clone();
+        let sub = sub_request(&req, ());
         let mut resp = self.up.list_object_versions(req).await?;
         if let Some(v) = resp.output.versions.as_mut() {
+            let stored: Vec<Option<i64>> = v.iter().map(|o| o.size).collect();
             list::translate_versions(v, self.segment);
+            self.list_sizes(&sub, &bucket, v, &stored).await;
         }
         Ok(resp)
     }

@@ -492,11 +492,20 @@ impl Router {
             // 500 it is, so the client and the access log agree.
             let facts = &info.0;
             let is_get = facts.op.get().is_some_and(|op| op == "GetObject");
-            if !is_get
-                && resp.status().is_success()
-                && resp.body().bytes().is_some_and(|b| is_error_body(&b))
-            {
-                *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            let error_doc = resp.body().bytes().filter(|b| is_error_body(b));
+            if let Some(doc) = error_doc.filter(|_| !is_get || !resp.status().is_success()) {
+                if resp.status().is_success() {
+                    *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                // One request id per request: the error body names the x-amz-request-id
+                // header's (s3s generates its own).
+                if let Some(fixed) = with_request_id(&doc, &request_id) {
+                    resp.headers_mut().insert(
+                        http::header::CONTENT_LENGTH,
+                        http::HeaderValue::from(fixed.len()),
+                    );
+                    *resp.body_mut() = s3s::Body::from(fixed);
+                }
             }
             let status = resp.status().as_u16();
             if facts.authenticated.load(Ordering::Relaxed) {
@@ -748,6 +757,33 @@ impl BodyGuard for InFlight {
     }
 }
 
+/// `doc` with its `<RequestId>` saying `id` (replaced, or added before `</Error>`).
+fn with_request_id(doc: &[u8], id: &str) -> Option<Vec<u8>> {
+    let find = |needle: &[u8], from: usize| {
+        doc.get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
+    };
+    let (start, end) = match find(b"<RequestId>", 0) {
+        Some(open) => {
+            let open = open + b"<RequestId>".len();
+            (open, find(b"</RequestId>", open)?)
+        }
+        None => {
+            let at = find(b"</Error>", 0)?;
+            let mut out = doc[..at].to_vec();
+            out.extend_from_slice(format!("<RequestId>{id}</RequestId>").as_bytes());
+            out.extend_from_slice(&doc[at..]);
+            return Some(out);
+        }
+    };
+    let mut out = doc[..start].to_vec();
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(&doc[end..]);
+    Some(out)
+}
+
 /// An S3 error document: `<Error>` as the root, after at most an XML declaration.
 fn is_error_body(b: &[u8]) -> bool {
     let mut rest = b;
@@ -781,5 +817,21 @@ mod tests {
         for b in no {
             assert!(!is_error_body(b));
         }
+    }
+
+    #[test]
+    fn error_bodies_name_the_header_request_id() {
+        let doc =
+            b"<?xml version=\"1.0\"?><Error><Code>X</Code><RequestId>s3s1</RequestId></Error>";
+        let fixed = super::with_request_id(doc, "abc123").unwrap();
+        assert_eq!(
+            fixed,
+            b"<?xml version=\"1.0\"?><Error><Code>X</Code><RequestId>abc123</RequestId></Error>"
+        );
+        assert_eq!(
+            super::with_request_id(b"<Error><Code>X</Code></Error>", "a").unwrap(),
+            b"<Error><Code>X</Code><RequestId>a</RequestId></Error>"
+        );
+        assert!(super::with_request_id(b"<Error><Code>X</Code>", "a").is_none());
     }
 }

@@ -132,6 +132,14 @@ async fn object_round_trip_multi_megabyte_over_both_upstreams() {
             .send()
             .await
             .unwrap_err();
+        // Issue 19 item 6: the error body's RequestId is the x-amz-request-id header's.
+        let raw = err.raw_response().expect("an answer");
+        let header = raw.headers().get("x-amz-request-id").unwrap().to_owned();
+        let body = String::from_utf8_lossy(raw.body().bytes().unwrap()).into_owned();
+        assert!(
+            body.contains(&format!("<RequestId>{header}</RequestId>")),
+            "{header}: {body}"
+        );
         assert_eq!(err.into_service_error().meta().code(), Some("NoSuchKey"));
     }
 }

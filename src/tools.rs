@@ -234,10 +234,7 @@ async fn opener(
         .unwrap(&WrappedDek::from_metadata(&info.kek, &info.dek_b64)?, &ctx)
         .await?;
     if info.committed {
-        let mut values = Vec::new();
-        while let Some(v) = tags.get(&meta::layout_tag_key(values.len())) {
-            values.push(v.as_str());
-        }
+        let values = meta::layout_tag_values(|k| tags.get(k).map(String::as_str));
         if values.is_empty() {
             anyhow::bail!(
                 "the object is a multipart object whose layout is committed in its tags (s3seal-layout...), and none were found: refusing to decrypt without it"

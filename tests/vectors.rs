@@ -480,10 +480,7 @@ fn read_committed(
 ) -> Result<Vec<u8>, String> {
     use s3seal::format::layout::Layout;
     let seg = info.segment;
-    let values: Vec<&str> = (0..)
-        .map(s3seal::seal::meta::layout_tag_key)
-        .map_while(|k| o.tags.get(&k).map(String::as_str))
-        .collect();
+    let values = s3seal::seal::meta::layout_tag_values(|k| o.tags.get(k).map(String::as_str));
     if values.is_empty() {
         return Err("layout tag missing".into());
     }

@@ -109,15 +109,11 @@ pub fn tags_for(sealed: &[u8]) -> Vec<Tag> {
 
 /// The sealed layout bytes found in a tag set, if any.
 fn sealed_from(tags: &[Tag]) -> Option<Result<Vec<u8>, LayoutError>> {
-    let find = |k: &str| {
+    let values = meta::layout_tag_values(|k| {
         tags.iter()
             .find(|t| t.key.as_deref() == Some(k))
             .and_then(|t| t.value.as_deref())
-    };
-    let mut values = Vec::new();
-    while let Some(v) = find(&meta::layout_tag_key(values.len())) {
-        values.push(v);
-    }
+    });
     (!values.is_empty()).then(|| Layout::from_tag_values(&values))
 }
 
@@ -222,19 +218,7 @@ impl Seal {
         layout: &Layout,
     ) -> S3Result<()> {
         let (bucket, key, version) = at;
-        let get = GetObjectTaggingInput {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            version_id: version.map(str::to_owned),
-            ..Default::default()
-        };
-        let mut tags = self
-            .up
-            .get_object_tagging(sub_request(req, get))
-            .await
-            .map_err(no_tagging)?
-            .output
-            .tag_set;
+        let mut tags = self.tags_of(req, at).await.map_err(no_tagging)?.tag_set;
         tags.retain(|t| !is_reserved(t));
         tags.extend(tags_for(&layout.seal(dek, self.segment)));
         self.put_tags(req, bucket, key, version, tags).await
@@ -277,19 +261,8 @@ impl Seal {
         if let Some(l) = self.layouts.get(&info.dek_b64) {
             return Ok(l);
         }
-        let (bucket, key, version) = at;
-        let get = GetObjectTaggingInput {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            version_id: version.map(str::to_owned),
-            ..Default::default()
-        };
-        let tags = self
-            .up
-            .get_object_tagging(sub_request(req, get))
-            .await?
-            .output
-            .tag_set;
+        let (bucket, key, _) = at;
+        let tags = self.tags_of(req, at).await?.tag_set;
         let opened = match sealed_from(&tags) {
             None => Err("its committed multipart layout is missing".to_owned()),
             Some(Err(e)) => Err(format!("its multipart layout tag: {e}")),
@@ -341,15 +314,9 @@ impl Seal {
                 if let Some(p) = self.layouts.size(bucket, &key, &etag, stored) {
                     return (i, Some(p));
                 }
-                let get = GetObjectTaggingInput {
-                    bucket: bucket.to_owned(),
-                    key: key.clone(),
-                    version_id: version,
-                    ..Default::default()
-                };
-                let tags = self.up.get_object_tagging(sub_request(req, get)).await;
+                let tags = self.tags_of(req, (bucket, &key, version.as_deref())).await;
                 let plain = tags.ok().and_then(|t| {
-                    let sealed = sealed_from(&t.output.tag_set)?.ok()?;
+                    let sealed = sealed_from(&t.tag_set)?.ok()?;
                     let l = Layout::open_unverified(&sealed).ok()?;
                     (l.stored_len(self.segment) == stored).then(|| l.plain_len())
                 });
@@ -403,16 +370,10 @@ impl Seal {
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<s3s::S3Response<DeleteObjectTaggingOutput>> {
         let i = &req.input;
-        let get = GetObjectTaggingInput {
-            bucket: i.bucket.clone(),
-            key: i.key.clone(),
-            version_id: i.version_id.clone(),
-            ..Default::default()
-        };
-        let Ok(tags) = self.up.get_object_tagging(sub_request(&req, get)).await else {
+        let at = (i.bucket.as_str(), i.key.as_str(), i.version_id.as_deref());
+        let Ok(tags) = self.tags_of(&req, at).await else {
             return self.up.delete_object_tagging(req).await;
         };
-        let tags = tags.output;
         let ours: Vec<Tag> = tags.tag_set.into_iter().filter(is_reserved).collect();
         if ours.is_empty() {
             return self.up.delete_object_tagging(req).await;
@@ -437,18 +398,27 @@ impl Seal {
         req: &S3Request<T>,
         at: (&str, &str, Option<&str>),
     ) -> S3Result<Vec<Tag>> {
+        let tags = self.tags_of(req, at).await?.tag_set;
+        Ok(tags.into_iter().filter(is_reserved).collect())
+    }
+
+    /// The store's tags of `(bucket, key, version)`, all of them (the gateway's included).
+    async fn tags_of<T>(
+        &self,
+        req: &S3Request<T>,
+        (bucket, key, version): (&str, &str, Option<&str>),
+    ) -> S3Result<GetObjectTaggingOutput> {
         let get = GetObjectTaggingInput {
-            bucket: at.0.to_owned(),
-            key: at.1.to_owned(),
-            version_id: at.2.map(str::to_owned),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: version.map(str::to_owned),
             ..Default::default()
         };
-        let tags = self
+        Ok(self
             .up
             .get_object_tagging(sub_request(req, get))
             .await?
-            .output;
-        Ok(tags.tag_set.into_iter().filter(is_reserved).collect())
+            .output)
     }
 }
 

@@ -24,6 +24,16 @@ pub fn layout_tag_key(i: usize) -> String {
     }
 }
 
+/// A committed layout's tag values in order (`s3seal-layout`, `-2`, ...), looked up by key;
+/// empty when there are none.
+pub fn layout_tag_values<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<&'a str> {
+    let mut values = Vec::new();
+    while let Some(v) = get(&layout_tag_key(values.len())) {
+        values.push(v);
+    }
+    values
+}
+
 /// Tag keys clients cannot write or see.
 pub const TAG_PREFIX: &str = "s3seal-";
 /// Plaintext MD5 (hex), recorded when it is known before the body is sent (Content-MD5).

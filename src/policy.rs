@@ -68,6 +68,33 @@ pub struct RequestFacts {
     pub user: std::sync::OnceLock<String>,
 }
 
+impl RequestInfo {
+    /// Records what `cx` authenticated as and which operation it is.
+    fn note(cx: &mut S3AccessContext<'_>, user: &str) {
+        let op = cx.s3_op().name().to_owned();
+        if let Some(a) = cx.extensions_mut().get::<RequestInfo>() {
+            a.0.authenticated.store(true, Ordering::Relaxed);
+            let _ = a.0.op.set(op);
+            let _ = a.0.user.set(user.to_owned());
+        }
+    }
+}
+
+/// Access for a bare store (`store-serve`, tests, benches): any signed request, noted in
+/// [`RequestInfo`] like the gateway's so the HTTP layer's fix-ups and logs apply alike.
+pub struct SignedOnly;
+
+#[async_trait::async_trait]
+impl S3Access for SignedOnly {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let Some(user) = cx.credentials().map(|c| c.access_key.clone()) else {
+            return Err(s3_error!(AccessDenied, "Signature is required"));
+        };
+        RequestInfo::note(cx, &user);
+        Ok(())
+    }
+}
+
 /// The rules of every proxy user. `None`: no rules, full access. Cheap to clone, so the
 /// `Seal` layer can share it (ListBuckets shows each user only the buckets it names).
 #[derive(Default, Clone)]
@@ -213,13 +240,9 @@ impl S3Access for Policy {
         let Some(user) = cx.credentials().map(|c| c.access_key.clone()) else {
             return Err(s3_error!(AccessDenied, "Signature is required"));
         };
+        RequestInfo::note(cx, &user);
         let op = cx.s3_op().name().to_owned();
         let op = op.as_str();
-        if let Some(a) = cx.extensions_mut().get::<RequestInfo>() {
-            a.0.authenticated.store(true, Ordering::Relaxed);
-            let _ = a.0.op.set(op.to_owned());
-            let _ = a.0.user.set(user.clone());
-        }
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (String::new(), String::new()),
             S3Path::Bucket { bucket } => (bucket.to_string(), String::new()),

@@ -482,11 +482,20 @@ impl Router {
             None => s3s::Body::from(body),
         };
         let s3 = self.s3.clone();
+        let is_head = parts.method == http::Method::HEAD;
         let req = http::Request::from_parts(parts, body);
         let fut = async move { s3.call(req).await };
         let peer = self.peer;
         Box::pin(async move {
             let mut resp = fut.await?;
+            // s3s answers every successful HEAD with 200 (it ignores S3Response::status);
+            // S3 answers a HEAD with Range or partNumber as it would the GET: 206.
+            if is_head
+                && resp.status() == http::StatusCode::OK
+                && resp.headers().contains_key(http::header::CONTENT_RANGE)
+            {
+                *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+            }
             // An upstream error that arrived with a 2xx status (moto 5.2 answers some calls in
             // a form the upstream client refuses) would go out as "200 <Error>": make it the
             // 500 it is, so the client and the access log agree.
@@ -506,6 +515,16 @@ impl Router {
                     );
                     *resp.body_mut() = s3s::Body::from(fixed);
                 }
+            }
+            if facts.op.get().is_some_and(|op| op == "GetObjectAttributes")
+                && resp.status().is_success()
+                && let Some(fixed) = resp.body().bytes().and_then(|b| unquoted_etag(&b))
+            {
+                resp.headers_mut().insert(
+                    http::header::CONTENT_LENGTH,
+                    http::HeaderValue::from(fixed.len()),
+                );
+                *resp.body_mut() = s3s::Body::from(fixed);
             }
             let status = resp.status().as_u16();
             if facts.authenticated.load(Ordering::Relaxed) {
@@ -785,6 +804,17 @@ fn with_request_id(doc: &[u8], id: &str) -> Option<Vec<u8>> {
 }
 
 /// An S3 error document: `<Error>` as the root, after at most an XML declaration.
+/// GetObjectAttributes is the one S3 answer whose `<ETag>` is not quoted (s3s always
+/// quotes it): strips the quotes, or None when there is no quoted ETag.
+fn unquoted_etag(doc: &[u8]) -> Option<Vec<u8>> {
+    let open = doc.windows(7).position(|w| w == b"<ETag>\"")? + 6;
+    let close = open + doc[open..].windows(8).position(|w| w == b"\"</ETag>")?;
+    let mut out = doc[..open].to_vec();
+    out.extend_from_slice(&doc[open + 1..close]);
+    out.extend_from_slice(&doc[close + 1..]);
+    Some(out)
+}
+
 fn is_error_body(b: &[u8]) -> bool {
     let mut rest = b;
     if rest.starts_with(b"<?xml")
@@ -798,6 +828,16 @@ fn is_error_body(b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::is_error_body;
+
+    #[test]
+    fn object_attributes_etag_loses_its_quotes_only() {
+        let doc = b"<GetObjectAttributesOutput><ETag>\"ab-2\"</ETag><ObjectSize>3</ObjectSize></GetObjectAttributesOutput>";
+        assert_eq!(
+            super::unquoted_etag(doc).unwrap(),
+            b"<GetObjectAttributesOutput><ETag>ab-2</ETag><ObjectSize>3</ObjectSize></GetObjectAttributesOutput>"
+        );
+        assert!(super::unquoted_etag(b"<X><ObjectSize>3</ObjectSize></X>").is_none());
+    }
 
     #[test]
     fn error_documents_are_recognised_by_their_root() {

@@ -464,3 +464,105 @@ async fn concurrent_puts_of_one_key_are_atomic() {
     let (keys, _) = list_all(&c, "", None, 1000).await;
     assert_eq!(keys, ["race"]);
 }
+
+/// SDKs retry a Complete whose answer was lost: the store answers it again with the same
+/// ETag while the object is that upload's, and NoSuchUpload once another write replaced it.
+/// GetObjectAttributes gives the multipart object's size, ETag and parts, paged.
+#[tokio::test]
+async fn retried_complete_and_object_attributes() {
+    use aws_sdk_s3::types::ObjectAttributes;
+    let (c, _d, _) = start().await;
+    let parts = vec![
+        pattern(5 * MIB, 1),
+        pattern(5 * MIB + 123, 2),
+        pattern(7, 3),
+    ];
+    let (id, done) = upload(&c, "mp", &parts).await;
+    let complete = || {
+        c.complete_multipart_upload()
+            .bucket("bkt")
+            .key("mp")
+            .upload_id(&id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done.clone()))
+                    .build(),
+            )
+            .send()
+    };
+    let first = complete().await.unwrap();
+    let again = complete().await.unwrap();
+    assert_eq!(first.e_tag(), again.e_tag());
+    assert!(first.e_tag().unwrap().ends_with("-3\""));
+    let head = c
+        .head_object()
+        .bucket("bkt")
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag(), first.e_tag());
+
+    let attrs = c
+        .get_object_attributes()
+        .bucket("bkt")
+        .key("mp")
+        .object_attributes(ObjectAttributes::ObjectSize)
+        .object_attributes(ObjectAttributes::Etag)
+        .object_attributes(ObjectAttributes::ObjectParts)
+        .max_parts(2)
+        .send()
+        .await
+        .unwrap();
+    let total: usize = parts.iter().map(Vec::len).sum();
+    assert_eq!(attrs.object_size(), Some(total as i64));
+    assert_eq!(
+        attrs.e_tag().map(|e| e.trim_matches('"')),
+        first.e_tag().map(|e| e.trim_matches('"'))
+    );
+    let op = attrs.object_parts().unwrap();
+    assert_eq!(op.total_parts_count(), Some(3));
+    assert_eq!(op.is_truncated(), Some(true));
+    let sizes: Vec<i64> = op.parts().iter().map(|p| p.size().unwrap()).collect();
+    assert_eq!(sizes, [5 * MIB as i64, 5 * MIB as i64 + 123]);
+    let rest = c
+        .get_object_attributes()
+        .bucket("bkt")
+        .key("mp")
+        .object_attributes(ObjectAttributes::ObjectParts)
+        .part_number_marker(op.next_part_number_marker().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let p = rest.object_parts().unwrap();
+    assert_eq!(p.is_truncated(), Some(false));
+    assert_eq!(p.parts().len(), 1);
+    assert_eq!(p.parts()[0].part_number(), Some(3));
+    assert_eq!(p.parts()[0].size(), Some(7));
+
+    // A single PUT has no parts; a missing key is NoSuchKey.
+    put(&c, "single", b"abc".to_vec()).await;
+    let a = c
+        .get_object_attributes()
+        .bucket("bkt")
+        .key("single")
+        .object_attributes(ObjectAttributes::ObjectParts)
+        .object_attributes(ObjectAttributes::ObjectSize)
+        .send()
+        .await
+        .unwrap();
+    assert!(a.object_parts().is_none());
+    assert_eq!(a.object_size(), Some(3));
+    let e = c
+        .get_object_attributes()
+        .bucket("bkt")
+        .key("nope")
+        .object_attributes(ObjectAttributes::Etag)
+        .send()
+        .await;
+    assert_eq!(error_code(e), Some("NoSuchKey".into()));
+
+    // Once the key holds another object, the old upload id is unknown again.
+    put(&c, "mp", b"new".to_vec()).await;
+    assert_eq!(error_code(complete().await), Some("NoSuchUpload".into()));
+}

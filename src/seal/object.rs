@@ -452,7 +452,7 @@ impl Seal {
             if_unmodified_since: i.if_unmodified_since.take(),
         };
         i.checksum_mode = None;
-        i.range = None;
+        let range = i.range.take();
         let customer = ssec::take(
             &mut i.sse_customer_algorithm,
             &mut i.sse_customer_key,
@@ -469,6 +469,8 @@ impl Seal {
             ssec::plain_object(customer.as_ref())?;
             pre.check(&up_etag, None, out.last_modified.as_ref())?;
             meta::head_view(&mut out.metadata, None, show_owner);
+            let full = out.content_length.unwrap_or(0).max(0) as u64;
+            head_range(out, range.as_ref(), full)?;
             return Ok(resp);
         };
         let visible = etag::visible(&up_etag);
@@ -523,6 +525,9 @@ impl Seal {
         out.checksum_crc64nvme = None;
         out.checksum_type = None;
         out.accept_ranges = Some("bytes".into());
+        if part_number.is_none() {
+            head_range(out, range.as_ref(), plain)?;
+        }
         Ok(resp)
     }
 
@@ -900,4 +905,18 @@ pub(super) fn tampered() -> S3Error {
 
 pub(super) fn empty_blob() -> StreamingBlob {
     StreamingBlob::from(s3s::Body::empty())
+}
+
+/// A HEAD with Range answers as the GET would: the range's length and Content-Range (the
+/// HTTP layer makes it a 206), or 416 when it lies past the end.
+fn head_range(out: &mut HeadObjectOutput, range: Option<&Range>, full: u64) -> S3Result<()> {
+    let Some(r) = range else {
+        return Ok(());
+    };
+    let span = r
+        .check(full)
+        .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+    out.content_length = Some((span.end - span.start) as i64);
+    out.content_range = Some(format!("bytes {}-{}/{full}", span.start, span.end - 1));
+    Ok(())
 }

@@ -49,6 +49,9 @@ pub struct ObjMeta {
     /// A delete marker (no body: `blob` is empty).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delete_marker: bool,
+    /// The multipart upload that wrote this version, so a retried Complete gets its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<String>,
 }
 
 impl ObjMeta {

@@ -1051,9 +1051,69 @@ impl S3 for Store {
                 http::HeaderValue::from(m.tags.len() as u64),
             );
         }
-        // s3s answers 206 for a GET with Content-Range but always 200 for a HEAD (it ignores
-        // S3Response::status for its operations); S3 answers 206 to both.
+        // s3s answers such a HEAD with 200; the server loop makes it the 206 S3 sends.
         Ok(resp)
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        let i = req.input;
+        let (m, version_id) = self.meta(&i.bucket, &i.key, i.version_id.as_deref())?;
+        // The header is one comma-separated list, which may arrive as a single element.
+        let wants = |a: &str| {
+            i.object_attributes
+                .iter()
+                .flat_map(|x| x.as_str().split(','))
+                .any(|x| x.trim() == a)
+        };
+        let mut out = GetObjectAttributesOutput {
+            last_modified: Some(ts(m.modified_ms)),
+            version_id,
+            ..Default::default()
+        };
+        if wants(ObjectAttributes::ETAG) {
+            out.e_tag = Some(etag(&m.etag));
+        }
+        if wants(ObjectAttributes::OBJECT_SIZE) {
+            out.object_size = Some(m.size as i64);
+        }
+        if wants(ObjectAttributes::STORAGE_CLASS) {
+            out.storage_class = Some(StorageClass::from_static(StorageClass::STANDARD));
+        }
+        if wants(ObjectAttributes::CHECKSUM) && !m.checksums.is_empty() {
+            let c = |n: &str| m.checksums.get(n).cloned();
+            out.checksum = Some(Checksum {
+                checksum_crc32: c("crc32"),
+                checksum_crc32c: c("crc32c"),
+                checksum_crc64nvme: c("crc64nvme"),
+                checksum_sha1: c("sha1"),
+                checksum_sha256: c("sha256"),
+                ..Default::default()
+            });
+        }
+        if wants(ObjectAttributes::OBJECT_PARTS) && !m.parts.is_empty() {
+            let marker = i.part_number_marker.unwrap_or(0).max(0) as usize;
+            let max = i.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
+            let page: Vec<ObjectPart> = (marker + 1..=m.parts.len())
+                .take(max)
+                .map(|n| ObjectPart {
+                    part_number: Some(n as i32),
+                    size: Some(m.parts[n - 1] as i64),
+                    ..Default::default()
+                })
+                .collect();
+            out.object_parts = Some(GetObjectAttributesParts {
+                total_parts_count: Some(m.parts.len() as i32),
+                part_number_marker: Some(marker as i32),
+                next_part_number_marker: page.last().and_then(|p| p.part_number),
+                max_parts: Some(max as i32),
+                is_truncated: Some(marker + page.len() < m.parts.len()),
+                parts: Some(page),
+            });
+        }
+        Ok(S3Response::new(out))
     }
 
     async fn delete_object(
@@ -1185,6 +1245,7 @@ impl S3 for Store {
             };
         }
         meta.delete_marker = false;
+        meta.upload = None;
         let out_meta = meta.clone();
         let (bucket, key) = (i.bucket, i.key);
         let blob = got.blob.clone();
@@ -1499,7 +1560,10 @@ impl S3 for Store {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let i = req.input;
-        let u = self.upload_exists(&i.bucket, &i.key, &i.upload_id)?;
+        let u = match self.upload_exists(&i.bucket, &i.key, &i.upload_id) {
+            Ok(u) => u,
+            Err(e) => return self.completed_before(i, e),
+        };
         let listed = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         if listed.is_empty() {
             return Err(s3_error!(
@@ -1574,6 +1638,7 @@ impl S3 for Store {
         meta.etag = tag.clone();
         meta.modified_ms = now_ms();
         meta.parts = chosen.iter().map(|p| p.size).collect();
+        meta.upload = Some(i.upload_id.clone());
         let (bucket, key, uid) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
         let r = self
             .commit(move |s| {
@@ -1980,6 +2045,33 @@ fn part_or_range(
 }
 
 impl Store {
+    /// A Complete retried after it succeeded (its answer was lost) gets the same answer, as
+    /// on S3, while a version that upload wrote is still there; otherwise `gone`.
+    fn completed_before(
+        &self,
+        i: CompleteMultipartUploadInput,
+        gone: s3s::S3Error,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let found = self.read(|s| {
+            let b = s.buckets.get(&i.bucket)?;
+            let m =
+                b.objects.get(&i.key)?.iter().find(|m| {
+                    !m.delete_marker && m.upload.as_deref() == Some(i.upload_id.as_str())
+                })?;
+            Some((m.etag.clone(), version_header(b, m)))
+        });
+        let Some((tag, version_id)) = found else {
+            return Err(gone);
+        };
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            e_tag: Some(etag(&tag)),
+            version_id,
+            bucket: Some(i.bucket),
+            key: Some(i.key),
+            ..Default::default()
+        }))
+    }
+
     fn upload_exists(&self, bucket: &str, key: &str, id: &str) -> S3Result<Upload> {
         self.no_bucket(bucket)?;
         self.read(|s| {

@@ -2,15 +2,16 @@
 //! and benchmarks (`s3seal store-serve`), never for production data.
 
 use super::Store;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Serves the store in `path` on `listener` with SigV4 credential (`access_key`, `secret`)
-/// until the task is dropped or the process ends.
+/// until the task is dropped or the process ends, through the gateway's own HTTP loop (so
+/// the same S3 fix-ups on top of s3s apply: TCP_NODELAY, HEAD 206, unquoted GetObjectAttributes ETag).
 pub async fn serve_direct(
     path: &Path,
     listener: TcpListener,
@@ -20,15 +21,14 @@ pub async fn serve_direct(
     let store = Store::open(path)?;
     let mut b = S3ServiceBuilder::new(store);
     b.set_auth(SimpleAuth::from_single(access_key, secret));
-    let service = b.build();
-    let http = ConnBuilder::new(TokioExecutor::new());
-    loop {
-        let (sock, _) = listener.accept().await?;
-        let conn = http
-            .serve_connection(TokioIo::new(sock), service.clone())
-            .into_owned();
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-    }
+    b.set_access(crate::policy::SignedOnly);
+    crate::server::serve(
+        listener,
+        b.build(),
+        Arc::new(crate::server::Ops::bare()),
+        std::future::pending(),
+        Duration::from_secs(1),
+    )
+    .await;
+    Ok(())
 }

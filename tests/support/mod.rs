@@ -309,6 +309,7 @@ pub async fn serve_plain_fs(root: &std::path::Path) -> String {
     let fs = s3seal::store::Store::open(root).expect("embedded store");
     let mut b = s3s::service::S3ServiceBuilder::new(fs);
     b.set_auth(s3s::auth::SimpleAuth::from_single("testing", "testing"));
+    b.set_access(s3seal::policy::SignedOnly);
     let service = b.build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -49,3 +49,4 @@ pub mod throttle;
 pub mod tls;
 pub mod tools;
 pub mod upstream;
+mod upstream_xml;

@@ -112,7 +112,8 @@ pub async fn s3_client(
     let mut b = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(path_style)
         .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired);
+        .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
+        .interceptor(crate::upstream_xml::XmlRoots);
     if let Some(ep) = endpoint {
         b = b.endpoint_url(ep);
     }

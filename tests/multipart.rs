@@ -930,3 +930,80 @@ async fn stores_without_tagging_need_commit_layout_off() {
         }
     }
 }
+
+/// What ListMultipartUploads offers through the gateway: the store's upload ids (the
+/// gateway's ids carry the upload's wrapped key, which no S3 listing can return). They are
+/// enough to clean up abandoned uploads (AbortMultipartUpload accepts them, as cleanup scripts
+/// and `aws s3api abort-multipart-upload` use them), while adding or listing parts needs the
+/// id CreateMultipartUpload returned, with a message that says so.
+#[tokio::test]
+async fn listed_uploads_can_be_aborted() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let (c, b) = (&gw.client, gw.bucket().await);
+        let id = create(c, &b, "a+b/x y").await;
+        part(c, &b, "a+b/x y", &id, 1, &pattern(1000, 1)).await;
+        let listed = c.list_multipart_uploads().bucket(&b).send().await.unwrap();
+        let ups = listed.uploads();
+        assert_eq!(ups.len(), 1, "{kind:?}");
+        assert_eq!(ups[0].key(), Some("a+b/x y"));
+        let raw = ups[0].upload_id().unwrap().to_owned();
+        assert_ne!(raw, id, "{kind:?}: the listing shows the store's id");
+
+        // ListParts of a raw id is refused too: a store that does not bind ids to keys
+        // (s3s-fs) would show another key's parts to a user allowed only this key.
+        let err = c
+            .list_parts()
+            .bucket(&b)
+            .key("a+b/x y")
+            .upload_id(&raw)
+            .send()
+            .await
+            .unwrap_err();
+        let msg = format!("{:?}", err.into_service_error());
+        assert!(
+            msg.contains("NoSuchUpload") && msg.contains("CreateMultipartUpload returned"),
+            "{msg}"
+        );
+        let parts = c
+            .list_parts()
+            .bucket(&b)
+            .key("a+b/x y")
+            .upload_id(&id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(parts.parts().len(), 1);
+        let err = c
+            .upload_part()
+            .bucket(&b)
+            .key("a+b/x y")
+            .upload_id(&raw)
+            .part_number(2)
+            .body(ByteStream::from(vec![1u8; 10]))
+            .send()
+            .await
+            .unwrap_err();
+        let msg = format!("{:?}", err.into_service_error());
+        assert!(
+            msg.contains("NoSuchUpload") && msg.contains("not issued by s3seal"),
+            "{msg}"
+        );
+
+        c.abort_multipart_upload()
+            .bucket(&b)
+            .key("a+b/x y")
+            .upload_id(&raw)
+            .send()
+            .await
+            .unwrap();
+        let after = c.list_multipart_uploads().bucket(&b).send().await.unwrap();
+        assert!(after.uploads().is_empty(), "{kind:?}");
+        // The gateway's own id is gone with it.
+        let err = complete(c, &b, "a+b/x y", &id, vec![]).await.unwrap_err();
+        assert!(
+            err.contains("NoSuchUpload") || err.contains("InvalidRequest"),
+            "{err}"
+        );
+    }
+}

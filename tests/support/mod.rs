@@ -488,14 +488,20 @@ pub fn moto_url() -> String {
 }
 
 fn spawn_moto() -> String {
+    let python = std::env::var("S3SEAL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    spawn_moto_with(&python)
+}
+
+/// Starts a moto server with `python` (whose moto version the caller chose) on a free
+/// loopback port; it lives as long as this test process.
+pub fn spawn_moto_with(python: &str) -> String {
     use std::io::BufRead;
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let python = std::env::var("S3SEAL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/moto_server.py");
-    let mut child = std::process::Command::new(&python)
+    let mut child = std::process::Command::new(python)
         .arg(script)
         .arg(port.to_string())
         .stdin(std::process::Stdio::piped())

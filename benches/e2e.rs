@@ -1,5 +1,6 @@
-//! End to end, proxy vs direct, in one run: the same aws-sdk-s3 workload against an s3s-fs
-//! server directly and through the real s3seal binary (release build, its own process, so
+//! End to end, proxy vs direct, in one run: the same aws-sdk-s3 workload against a store
+//! server (the embedded store; S3SEAL_BENCH_STORE=s3s-fs for s3s-fs) directly and through
+//! the real s3seal binary (release build, its own process, so
 //! its peak RSS and CPU time can be read from /proc). `cargo bench --bench e2e`.
 //! Sizes: S3SEAL_BENCH_LARGE_MIB (default 1024), S3SEAL_BENCH_MULTIPART_MIB (default 5120),
 //! S3SEAL_BENCH_SMALL_OPS (default 10000), S3SEAL_BENCH_STREAMS (default 64). rclone, when
@@ -471,9 +472,14 @@ async fn main() {
     let data_dir = dir.path().join("data");
     std::fs::create_dir_all(&data_dir).unwrap();
 
-    // The upstream: s3s-fs over HTTP on loopback, with its own byte counter.
-    let fs = s3s_fs::FileSystem::new(&data_dir).unwrap();
-    let mut sb = s3s::service::S3ServiceBuilder::new(fs);
+    // The upstream over HTTP on loopback: the embedded store (the default deployment's), or
+    // s3s-fs with S3SEAL_BENCH_STORE=s3s-fs (no object tagging: commit_layout off).
+    let s3s_fs_store = std::env::var("S3SEAL_BENCH_STORE").is_ok_and(|v| v == "s3s-fs");
+    let mut sb = if s3s_fs_store {
+        s3s::service::S3ServiceBuilder::new(s3s_fs::FileSystem::new(&data_dir).unwrap())
+    } else {
+        s3s::service::S3ServiceBuilder::new(s3seal::store::Store::open(&data_dir).unwrap())
+    };
     sb.set_auth(s3s::auth::SimpleAuth::from_single(
         "direct",
         "direct-secret",
@@ -493,8 +499,8 @@ async fn main() {
     // The gateway: the release binary in front of that upstream.
     let cfg = dir.path().join("gw.toml");
     std::fs::write(&cfg, format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[upstream]\nkind = \"s3\"\nendpoint = \"{up_url}\"\npath_style = true\naccess_key_id = \"direct\"\nsecret_access_key = \"direct-secret\"\n[keys]\nprovider = \"file\"\npath = \"{}\"\ncreate_if_missing = true\n[encryption]\ncommit_layout = false\n[[users]]\naccess_key = \"bench\"\nsecret_key = \"bench-secret\"\n",
-        dir.path().join("keys.toml").display())).unwrap();
+        "[server]\nlisten = \"127.0.0.1:0\"\n[upstream]\nkind = \"s3\"\nendpoint = \"{up_url}\"\npath_style = true\naccess_key_id = \"direct\"\nsecret_access_key = \"direct-secret\"\n[keys]\nprovider = \"file\"\npath = \"{}\"\ncreate_if_missing = true\n[encryption]\ncommit_layout = {}\n[[users]]\naccess_key = \"bench\"\nsecret_key = \"bench-secret\"\n",
+        dir.path().join("keys.toml").display(), !s3s_fs_store)).unwrap();
     let mut gw = Command::new(BIN)
         .args(["serve", "--config"])
         .arg(&cfg)

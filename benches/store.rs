@@ -74,7 +74,7 @@ where
 async fn put_large(c: &Client, data: &bytes::Bytes) -> f64 {
     let t = Instant::now();
     c.put_object()
-        .bucket("b")
+        .bucket("bench")
         .key("large")
         .body(ByteStream::from(data.clone()))
         .send()
@@ -87,7 +87,7 @@ async fn get_large(c: &Client, len: usize) -> f64 {
     let t = Instant::now();
     let mut body = c
         .get_object()
-        .bucket("b")
+        .bucket("bench")
         .key("large")
         .send()
         .await
@@ -108,11 +108,11 @@ async fn small(c: &Client, n: usize, get: bool) -> f64 {
         async move {
             let key = format!("small/{i:05}");
             if get {
-                let g = c.get_object().bucket("b").key(&key).send().await.unwrap();
+                let g = c.get_object().bucket("bench").key(&key).send().await.unwrap();
                 assert_eq!(g.body.collect().await.unwrap().into_bytes().len(), 4096);
             } else {
                 c.put_object()
-                    .bucket("b")
+                    .bucket("bench")
                     .key(&key)
                     .body(ByteStream::from(body))
                     .send()
@@ -136,7 +136,7 @@ async fn list_all(c: &Client, delimiter: Option<&str>, expect: usize) -> f64 {
     loop {
         let out = c
             .list_objects_v2()
-            .bucket("b")
+            .bucket("bench")
             .prefix(if delimiter.is_some() {
                 "list/"
             } else {
@@ -196,7 +196,7 @@ async fn main() {
     let emb_url = serve(s3seal::store::Store::open(&emb_dir).unwrap()).await;
     let cs = [client(&fs_url), client(&emb_url)];
     for c in &cs {
-        c.create_bucket().bucket("b").send().await.unwrap();
+        c.create_bucket().bucket("bench").send().await.unwrap();
     }
     let mut rows: Vec<(String, &str, f64, f64)> = Vec::new();
 
@@ -219,7 +219,7 @@ async fn main() {
             let c = c.clone();
             async move {
                 c.put_object()
-                    .bucket("b")
+                    .bucket("bench")
                     .key(list_key(i))
                     .send()
                     .await

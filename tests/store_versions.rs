@@ -223,6 +223,23 @@ async fn writes_answer_version_ids_and_reads_by_version_id() {
         .send()
         .await;
     assert_eq!(error_code(r).as_deref(), Some("NoSuchVersion"));
+    // One the store could never have issued: 400 InvalidArgument, as on S3 (GET and DELETE).
+    let r = c
+        .get_object()
+        .bucket("bkt")
+        .key("k")
+        .version_id("not-a-version")
+        .send()
+        .await;
+    assert_eq!(error_code(r).as_deref(), Some("InvalidArgument"));
+    let r = c
+        .delete_object()
+        .bucket("bkt")
+        .key("k")
+        .version_id("../../etc")
+        .send()
+        .await;
+    assert_eq!(error_code(r).as_deref(), Some("InvalidArgument"));
 
     // CopyObject from an older version: the copy is a new version, the answer names both.
     let cp = c

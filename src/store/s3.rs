@@ -364,6 +364,7 @@ fn lookup<'a>(
             m
         }
         Some(v) => {
+            check_version_id(v)?;
             let m = b
                 .version(key, v)
                 .ok_or_else(|| s3_error!(NoSuchVersion, "The specified version does not exist."))?;
@@ -380,6 +381,17 @@ fn lookup<'a>(
         }
     };
     Ok((m, version_header(b, m)))
+}
+
+/// S3 answers a version id it could never have issued with 400 InvalidArgument, and one it
+/// could have but does not hold with 404 NoSuchVersion. This store issues `null` and
+/// 32 hex digits.
+fn check_version_id(v: &str) -> S3Result<()> {
+    if v == "null" || (v.len() == 32 && v.bytes().all(|c| c.is_ascii_hexdigit())) {
+        Ok(())
+    } else {
+        Err(s3_error!(InvalidArgument, "Invalid version id specified"))
+    }
 }
 
 /// The version id a new version of a key in `b` gets (None: the null version) and the
@@ -1121,6 +1133,9 @@ impl S3 for Store {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let (bucket, key, vid) = (req.input.bucket, req.input.key, req.input.version_id);
+        if let Some(v) = &vid {
+            check_version_id(v)?;
+        }
         let (version_id, marker) = self
             .commit(move |s| {
                 let b = s

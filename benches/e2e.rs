@@ -3,7 +3,8 @@
 //! the real s3seal binary (release build, its own process, so
 //! its peak RSS and CPU time can be read from /proc). `cargo bench --bench e2e`.
 //! Sizes: S3SEAL_BENCH_LARGE_MIB (default 1024), S3SEAL_BENCH_MULTIPART_MIB (default 5120),
-//! S3SEAL_BENCH_SMALL_OPS (default 10000), S3SEAL_BENCH_STREAMS (default 64). rclone, when
+//! S3SEAL_BENCH_SMALL_OPS (default 10000), S3SEAL_BENCH_STREAMS (default 64);
+//! S3SEAL_BENCH_GATEWAY_CPU pins the gateway to one core. rclone, when
 //! installed (and S3SEAL_BENCH_RCLONE is not 0), is run plain and with its crypt remote over
 //! the same store for comparison.
 //! Writes target/bench-e2e.json; the README's docs/PERFORMANCE.md records a run.
@@ -501,7 +502,17 @@ async fn main() {
     std::fs::write(&cfg, format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n[upstream]\nkind = \"s3\"\nendpoint = \"{up_url}\"\npath_style = true\naccess_key_id = \"direct\"\nsecret_access_key = \"direct-secret\"\n[keys]\nprovider = \"file\"\npath = \"{}\"\ncreate_if_missing = true\n[encryption]\ncommit_layout = {}\n[[users]]\naccess_key = \"bench\"\nsecret_key = \"bench-secret\"\n",
         dir.path().join("keys.toml").display(), !s3s_fs_store)).unwrap();
-    let mut gw = Command::new(BIN)
+    // S3SEAL_BENCH_GATEWAY_CPU=1 pins the gateway to that core (the sidecar with a core of
+    // its own); run the bench itself on the others, e.g. `taskset -c 0 cargo bench ...`.
+    let mut gw = match std::env::var("S3SEAL_BENCH_GATEWAY_CPU") {
+        Ok(cpu) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpu, BIN]);
+            c
+        }
+        Err(_) => Command::new(BIN),
+    };
+    let mut gw = gw
         .args(["serve", "--config"])
         .arg(&cfg)
         .env("S3SEAL_LOG", "warn")

@@ -25,19 +25,34 @@ pub enum KeyRules {
     Any,
     /// Keys that map one-to-one onto relative file paths (s3s-fs).
     FilePaths,
+    /// A remote store reached through aws-sdk-s3, which refuses a key of only whitespace
+    /// (`" "`) before sending it (its endpoint parameters treat it as missing).
+    Sdk,
 }
 
 impl KeyRules {
     /// The rules of a configured upstream: every upstream keeps keys literally (the
     /// embedded store indexes keys as byte strings and names body files by random ids).
-    pub fn for_upstream(_cfg: &UpstreamConfig) -> KeyRules {
-        KeyRules::Any
+    pub fn for_upstream(cfg: &UpstreamConfig) -> KeyRules {
+        match cfg {
+            UpstreamConfig::S3 { .. } => KeyRules::Sdk,
+            _ => KeyRules::Any,
+        }
     }
 
     /// Refuses an object key the store cannot hold faithfully, with a message saying why.
     pub fn check_key(self, key: &str) -> S3Result<()> {
-        if self == KeyRules::Any {
-            return Ok(());
+        match self {
+            KeyRules::Any => return Ok(()),
+            // A clear 400 rather than the SDK's construction failure as a 500.
+            KeyRules::Sdk if key.trim().is_empty() && !key.is_empty() => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "keys of only whitespace cannot be forwarded to a remote store (the S3 client                      s3seal uses refuses them); the embedded store accepts them",
+                ));
+            }
+            KeyRules::Sdk => return Ok(()),
+            KeyRules::FilePaths => {}
         }
         if key.len() > MAX_KEY_BYTES {
             return Err(S3Error::with_message(
@@ -57,7 +72,7 @@ impl KeyRules {
     /// may be partial (`a/.` is a prefix of `a/.hidden`), so only complete segments are
     /// held to the key rules.
     pub fn check_prefix(self, prefix: &str) -> S3Result<()> {
-        if self == KeyRules::Any || prefix.is_empty() {
+        if self != KeyRules::FilePaths || prefix.is_empty() {
             return Ok(());
         }
         let mut segs: Vec<&str> = prefix.split('/').collect();
@@ -158,6 +173,20 @@ pub fn delete_objects_refusal(parts: &http::request::Parts) -> Option<s3s::HttpR
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remote_stores_refuse_only_whitespace_keys() {
+        let r = KeyRules::Sdk;
+        for k in [" ", "  ", "\t", " \n"] {
+            let e = r.check_key(k).unwrap_err();
+            assert_eq!(*e.code(), S3ErrorCode::InvalidArgument, "{k:?}");
+        }
+        for k in ["a b", " a", "trailing ", "..", "a//b", "%20"] {
+            r.check_key(k).unwrap();
+        }
+        r.check_prefix(" ").unwrap();
+        KeyRules::Any.check_key(" ").unwrap();
+    }
 
     #[test]
     fn file_path_rules_refuse_traversal_and_ambiguity() {

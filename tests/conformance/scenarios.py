@@ -109,6 +109,8 @@ ODD_KEYS = [
     "tab\there",
     "q?s=1&t=2#frag",
     "k" * 1024,
+    " ",
+    "trailing ",
 ]
 
 

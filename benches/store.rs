@@ -108,7 +108,13 @@ async fn small(c: &Client, n: usize, get: bool) -> f64 {
         async move {
             let key = format!("small/{i:05}");
             if get {
-                let g = c.get_object().bucket("bench").key(&key).send().await.unwrap();
+                let g = c
+                    .get_object()
+                    .bucket("bench")
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(g.body.collect().await.unwrap().into_bytes().len(), 4096);
             } else {
                 c.put_object()

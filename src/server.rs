@@ -803,7 +803,6 @@ fn with_request_id(doc: &[u8], id: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// An S3 error document: `<Error>` as the root, after at most an XML declaration.
 /// GetObjectAttributes is the one S3 answer whose `<ETag>` is not quoted (s3s always
 /// quotes it): strips the quotes, or None when there is no quoted ETag.
 fn unquoted_etag(doc: &[u8]) -> Option<Vec<u8>> {
@@ -815,6 +814,7 @@ fn unquoted_etag(doc: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// An S3 error document: `<Error>` as the root, after at most an XML declaration.
 fn is_error_body(b: &[u8]) -> bool {
     let mut rest = b;
     if rest.starts_with(b"<?xml")

@@ -9,6 +9,10 @@
 //! the same store for comparison.
 //! Writes target/bench-e2e.json; the README's docs/PERFORMANCE.md records a run.
 
+mod common;
+
+use common::{client, env_usize};
+
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use std::io::{BufRead, BufReader};
@@ -17,18 +21,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_s3seal");
-
-fn client(endpoint: &str, ak: &str, sk: &str) -> Client {
-    let creds = aws_sdk_s3::config::Credentials::new(ak, sk, None, None, "bench");
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .force_path_style(true)
-        .credentials_provider(creds)
-        .build();
-    Client::from_conf(conf)
-}
 
 struct Row {
     name: String,
@@ -46,13 +38,6 @@ impl Row {
             unit,
         }
     }
-}
-
-fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(d)
 }
 
 fn proc_stat(pid: u32) -> (u64, f64) {
@@ -461,15 +446,7 @@ async fn main() {
     let multi = env_usize("S3SEAL_BENCH_MULTIPART_MIB", 5120) << 20;
     let n_small = env_usize("S3SEAL_BENCH_SMALL_OPS", 10000);
     let streams = env_usize("S3SEAL_BENCH_STREAMS", 64);
-    let root = if std::path::Path::new("/dev/shm").is_dir() {
-        "/dev/shm"
-    } else {
-        "/tmp"
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("s3seal-bench")
-        .tempdir_in(root)
-        .unwrap();
+    let dir = common::scratch_dir("s3seal-bench");
     let data_dir = dir.path().join("data");
     std::fs::create_dir_all(&data_dir).unwrap();
 

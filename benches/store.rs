@@ -9,29 +9,14 @@
 //! a delimiter. Each timed phase runs S3SEAL_BENCH_ROUNDS times (default 3), the two stores
 //! interleaved, and the best round counts. Writes target/bench-store.json.
 
+mod common;
+
+use common::{client, env_usize};
+
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn client(endpoint: &str) -> Client {
-    let creds = aws_sdk_s3::config::Credentials::new("ak", "sk-secret", None, None, "bench");
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .force_path_style(true)
-        .credentials_provider(creds)
-        .build();
-    Client::from_conf(conf)
-}
-
-fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(d)
-}
 
 async fn serve<S: s3s::S3>(store: S) -> String {
     let mut sb = s3s::service::S3ServiceBuilder::new(store);
@@ -187,20 +172,15 @@ async fn main() {
     let n_small = env_usize("S3SEAL_BENCH_SMALL_OPS", 5000);
     let n_list = env_usize("S3SEAL_BENCH_LIST_KEYS", 100_000);
     let rounds = env_usize("S3SEAL_BENCH_ROUNDS", 3).max(1);
-    let root = if std::path::Path::new("/dev/shm").is_dir() {
-        "/dev/shm"
-    } else {
-        "/tmp"
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("s3seal-bench-store")
-        .tempdir_in(root)
-        .unwrap();
+    let dir = common::scratch_dir("s3seal-bench-store");
     let (fs_dir, emb_dir) = (dir.path().join("s3s-fs"), dir.path().join("embedded"));
     std::fs::create_dir_all(&fs_dir).unwrap();
     let fs_url = serve(s3s_fs::FileSystem::new(&fs_dir).unwrap()).await;
     let emb_url = serve(s3seal::store::Store::open(&emb_dir).unwrap()).await;
-    let cs = [client(&fs_url), client(&emb_url)];
+    let cs = [
+        client(&fs_url, "ak", "sk-secret"),
+        client(&emb_url, "ak", "sk-secret"),
+    ];
     for c in &cs {
         c.create_bucket().bucket("bench").send().await.unwrap();
     }

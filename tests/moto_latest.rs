@@ -23,14 +23,9 @@ async fn multipart_put_get_and_list_through_the_gateway() {
     let direct = client(&url, "testing", "testing");
     let up = url.clone();
     let gw = TestGateway::start_with(Upstream::Moto, move |c| {
-        c.upstream = s3seal::config::UpstreamConfig::S3 {
-            endpoint: Some(up),
-            region: "us-east-1".into(),
-            path_style: true,
-            access_key_id: Some("testing".into()),
-            secret_access_key: Some("testing".into()),
-            secret_access_key_env: None,
-        };
+        if let s3seal::config::UpstreamConfig::S3 { endpoint, .. } = &mut c.upstream {
+            *endpoint = Some(up);
+        }
     })
     .await;
     let c = &gw.client;

@@ -900,14 +900,9 @@ async fn stores_without_tagging_need_commit_layout_off() {
     for commit in [true, false] {
         let url = url.clone();
         let gw = TestGateway::start_with(Upstream::Moto, move |c| {
-            c.upstream = s3seal::config::UpstreamConfig::S3 {
-                endpoint: Some(url),
-                region: "us-east-1".into(),
-                path_style: true,
-                access_key_id: Some("testing".into()),
-                secret_access_key: Some("testing".into()),
-                secret_access_key_env: None,
-            };
+            if let s3seal::config::UpstreamConfig::S3 { endpoint, .. } = &mut c.upstream {
+                *endpoint = Some(url);
+            }
             c.encryption.commit_layout = commit;
         })
         .await;

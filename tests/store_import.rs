@@ -78,13 +78,16 @@ async fn import_fs_carries_objects_metadata_and_etags_over() {
     }
     drop(fs);
 
-    let out = std::process::Command::new(BIN)
-        .args(["import-fs", "--from"])
-        .arg(&from)
-        .arg("--to")
-        .arg(&to)
-        .output()
-        .unwrap();
+    let import = || {
+        std::process::Command::new(BIN)
+            .args(["import-fs", "--from"])
+            .arg(&from)
+            .arg("--to")
+            .arg(&to)
+            .output()
+            .unwrap()
+    };
+    let out = import();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -103,13 +106,7 @@ async fn import_fs_carries_objects_metadata_and_etags_over() {
     }
     // Importing again (e.g. after an interrupted run) overwrites, never duplicates.
     drop(store);
-    let again = std::process::Command::new(BIN)
-        .args(["import-fs", "--from"])
-        .arg(&from)
-        .arg("--to")
-        .arg(&to)
-        .output()
-        .unwrap();
+    let again = import();
     assert!(again.status.success());
     let store = s3seal::store::Store::open(&to).unwrap();
     let listed = store

@@ -352,3 +352,55 @@ async fn copy_onto_itself_needs_a_change() {
         assert_eq!(gw.get(&b, "self").await, b"same bytes", "{kind:?}");
     }
 }
+
+/// A key of only whitespace: the embedded store keeps it like any key; a remote store is
+/// reached through aws-sdk-s3, which refuses such keys before sending, so the gateway answers
+/// a 400 that says why instead of a 500. (aws-sdk-s3 refuses them on the client side too, so
+/// boto3 sends them here.)
+#[tokio::test]
+async fn whitespace_only_keys_store_locally_and_are_refused_clearly_for_remote_stores() {
+    const SCRIPT: &str = r#"
+import sys, boto3, botocore
+c = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2],
+                 aws_secret_access_key=sys.argv[3], region_name="us-east-1")
+try:
+    c.put_object(Bucket=sys.argv[4], Key=" ", Body=b"space")
+    print("stored", c.get_object(Bucket=sys.argv[4], Key=" ")["Body"].read().decode())
+except botocore.exceptions.ClientError as e:
+    print(e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"],
+          e.response["Error"].get("Message", ""))
+"#;
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let python = std::env::var("S3SEAL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let args = [
+            "-c".to_owned(),
+            SCRIPT.to_owned(),
+            gw.endpoint.clone(),
+            support::ACCESS_KEY.to_owned(),
+            support::SECRET_KEY.to_owned(),
+            b.clone(),
+        ];
+        // Off the runtime thread: the gateway under test runs on it.
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(python).args(args).output()
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(
+            out.status.success(),
+            "{said} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        match kind {
+            Upstream::Fs => assert_eq!(said, "stored space"),
+            Upstream::Moto => assert!(
+                said.starts_with("InvalidArgument 400") && said.contains("whitespace"),
+                "{said}"
+            ),
+        }
+    }
+}

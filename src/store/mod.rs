@@ -26,6 +26,7 @@
 //! replace the "null" version. A version deleted by id is a journal record like any other,
 //! and its body file is deleted after the commit (or on the next start after a crash).
 
+mod blob_read;
 pub mod import;
 pub mod index;
 mod s3;

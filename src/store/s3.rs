@@ -9,7 +9,7 @@ use s3s::{S3, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::time::{Duration, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// S3's minimum size of every part but the last.
 const MIN_PART: u64 = 5 * 1024 * 1024;
@@ -280,14 +280,11 @@ impl Store {
 
     /// Copies a byte range of a stored body into a new body file.
     async fn copy_range(&self, src_blob: &str, start: u64, len: u64) -> S3Result<Received> {
-        let mut f = tokio::fs::File::open(self.blob_path(src_blob))
-            .await
+        let f = std::fs::File::open(self.blob_path(src_blob))
             .map_err(|e| s3_error!(e, InternalError))?;
-        f.seek(std::io::SeekFrom::Start(start))
-            .await
-            .map_err(|e| s3_error!(e, InternalError))?;
-        let stream = tokio_util_like_stream(f.take(len));
-        let body = StreamingBlob::wrap(stream);
+        let body = super::blob_read::stream(f, start, len)
+            .map_err(|e| s3_error!(e, InternalError, "stored body unreadable"))?;
+        let body = StreamingBlob::wrap(body);
         self.receive(Some(body), Default::default(), Some(len))
             .await
     }
@@ -460,21 +457,6 @@ fn delete_recs(
             (vec![rec], header, true)
         }
     }
-}
-
-/// A byte stream over an async reader, in 64 KiB chunks.
-fn tokio_util_like_stream<R: tokio::io::AsyncRead + Unpin + Send + Sync + 'static>(
-    r: R,
-) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Sync + 'static {
-    futures::stream::try_unfold(r, |mut r| async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        let n = r.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.truncate(n);
-        Ok(Some((bytes::Bytes::from(buf), r)))
-    })
 }
 
 fn hasher_for(
@@ -960,12 +942,10 @@ impl S3 for Store {
             i.if_unmodified_since.as_ref(),
         )?;
         let (range, parts_count) = part_or_range(&m, i.part_number, i.range.as_ref())?;
-        let mut f = tokio::fs::File::from_std(f);
         let (start, end) = range.unwrap_or((0, m.size));
-        f.seek(std::io::SeekFrom::Start(start))
-            .await
-            .map_err(|e| s3_error!(e, InternalError))?;
-        let body = StreamingBlob::wrap(tokio_util_like_stream(f.take(end - start)));
+        let body = super::blob_read::stream(f, start, end - start)
+            .map_err(|e| s3_error!(e, InternalError, "stored body unreadable"))?;
+        let body = StreamingBlob::wrap(body);
         let whole = range.is_none();
         let h = |n: &str| m.headers.get(n).cloned();
         let cs = |n: &str| {

@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::workload::{KillOnDrop, list_all, multipart, proc_stat, put_get_large, small};
 use common::{client, env_usize};
 
 use aws_sdk_s3::Client;
@@ -38,207 +39,6 @@ impl Row {
             unit,
         }
     }
-}
-
-fn proc_stat(pid: u32) -> (u64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0u64);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let f: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (hwm, ticks / 100.0)
-}
-
-async fn put_get_large(c: &Client, b: &str, data: &bytes::Bytes) -> (f64, f64) {
-    let t = Instant::now();
-    c.put_object()
-        .bucket(b)
-        .key("large")
-        .body(ByteStream::from(data.clone()))
-        .send()
-        .await
-        .unwrap();
-    let put = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let got = c.get_object().bucket(b).key("large").send().await.unwrap();
-    let mut body = got.body;
-    let mut n = 0;
-    while let Some(chunk) = body.next().await {
-        n += chunk.unwrap().len();
-    }
-    assert_eq!(n, data.len());
-    let get = t.elapsed().as_secs_f64();
-    let mib = data.len() as f64 / (1 << 20) as f64;
-    (mib / put, mib / get)
-}
-
-/// Latency distribution of one phase: ops/s, p50 and p99 in ms.
-struct Lat {
-    ops: f64,
-    p50: f64,
-    p99: f64,
-}
-
-/// `n` 4 KiB PUTs, then GETs, then HEADs of the same keys at concurrency `conc`.
-async fn small(c: &Client, b: &str, n: usize, conc: usize) -> [Lat; 3] {
-    let body = bytes::Bytes::from(vec![7u8; 4096]);
-    let mut out = Vec::new();
-    for phase in 0..3 {
-        let lat = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n)));
-        let t = Instant::now();
-        let sem = Arc::new(tokio::sync::Semaphore::new(conc));
-        let mut tasks = Vec::new();
-        for i in 0..n {
-            let (c, b, body, lat, sem) = (
-                c.clone(),
-                b.to_owned(),
-                body.clone(),
-                lat.clone(),
-                sem.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                let _p = sem.acquire_owned().await.unwrap();
-                let t = Instant::now();
-                let key = format!("small/{i:05}");
-                match phase {
-                    0 => {
-                        c.put_object()
-                            .bucket(&b)
-                            .key(&key)
-                            .body(ByteStream::from(body))
-                            .send()
-                            .await
-                            .unwrap();
-                    }
-                    1 => {
-                        let g = c.get_object().bucket(&b).key(&key).send().await.unwrap();
-                        assert_eq!(g.body.collect().await.unwrap().into_bytes().len(), 4096);
-                    }
-                    _ => {
-                        let h = c.head_object().bucket(&b).key(&key).send().await.unwrap();
-                        assert_eq!(h.content_length(), Some(4096));
-                    }
-                }
-                lat.lock().unwrap().push(t.elapsed().as_secs_f64() * 1000.0);
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let secs = t.elapsed().as_secs_f64();
-        let mut l = lat.lock().unwrap().clone();
-        l.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        out.push(Lat {
-            ops: n as f64 / secs,
-            p50: l[l.len() / 2],
-            p99: l[l.len() * 99 / 100],
-        });
-    }
-    out.try_into().ok().unwrap()
-}
-
-/// A multipart upload of `total` bytes in `part`-byte parts, `par` parts in flight, then a
-/// download as `par` parallel ranged GETs of `part` bytes (what aws cli and rclone do).
-/// Returns PUT and GET MiB/s.
-async fn multipart(
-    c: &Client,
-    b: &str,
-    total: usize,
-    part: usize,
-    par: usize,
-    pattern: &bytes::Bytes,
-) -> (f64, f64) {
-    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-    use futures::StreamExt;
-    let parts = total.div_ceil(part);
-    let t = Instant::now();
-    let id = c
-        .create_multipart_upload()
-        .bucket(b)
-        .key("multi")
-        .send()
-        .await
-        .unwrap()
-        .upload_id
-        .unwrap();
-    let mut done: Vec<CompletedPart> = futures::stream::iter(1..=parts)
-        .map(|n| {
-            let len = part.min(total - (n - 1) * part);
-            let body = pattern.slice(..len);
-            let (c, id) = (c.clone(), id.clone());
-            async move {
-                let out = c
-                    .upload_part()
-                    .bucket(b)
-                    .key("multi")
-                    .upload_id(id)
-                    .part_number(n as i32)
-                    .body(ByteStream::from(body))
-                    .send()
-                    .await
-                    .unwrap();
-                CompletedPart::builder()
-                    .part_number(n as i32)
-                    .set_e_tag(out.e_tag)
-                    .build()
-            }
-        })
-        .buffer_unordered(par)
-        .collect()
-        .await;
-    done.sort_by_key(|p| p.part_number);
-    c.complete_multipart_upload()
-        .bucket(b)
-        .key("multi")
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(done))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let put = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let got: usize = futures::stream::iter(0..parts)
-        .map(|i| {
-            let c = c.clone();
-            let end = ((i + 1) * part).min(total) - 1;
-            async move {
-                let g = c
-                    .get_object()
-                    .bucket(b)
-                    .key("multi")
-                    .range(format!("bytes={}-{end}", i * part))
-                    .send()
-                    .await
-                    .unwrap();
-                let mut body = g.body;
-                let mut n = 0;
-                while let Some(chunk) = body.next().await {
-                    n += chunk.unwrap().len();
-                }
-                n
-            }
-        })
-        .buffer_unordered(par)
-        .fold(0, |a, n| async move { a + n })
-        .await;
-    assert_eq!(got, total);
-    let get = t.elapsed().as_secs_f64();
-    let mib = total as f64 / (1 << 20) as f64;
-    (mib / put, mib / get)
 }
 
 /// `streams` clients each PUT then GET their own `size`-byte object, all at once. Returns the
@@ -273,29 +73,6 @@ async fn concurrent_streams(c: &Client, b: &str, streams: usize, size: usize) ->
         t.await.unwrap();
     }
     (2 * streams * size) as f64 / (1 << 20) as f64 / t.elapsed().as_secs_f64()
-}
-
-async fn list_all(c: &Client, b: &str) -> f64 {
-    let t = Instant::now();
-    let mut token = None;
-    let mut n = 0;
-    loop {
-        let out = c
-            .list_objects_v2()
-            .bucket(b)
-            .prefix("small/")
-            .set_continuation_token(token)
-            .send()
-            .await
-            .unwrap();
-        n += out.contents().len();
-        token = out.next_continuation_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
-    assert!(n > 0);
-    t.elapsed().as_secs_f64() * 1000.0
 }
 
 async fn ranges(c: &Client, b: &str, key: &str, size: usize) -> f64 {
@@ -579,7 +356,15 @@ async fn main() {
     {
         let part = 64usize << 20;
         let pattern = bytes::Bytes::from((0..part).map(|i| (i % 253) as u8).collect::<Vec<u8>>());
-        let (dp, dg) = multipart(&direct, "direct-bucket", multi, part, 8, &pattern).await;
+        let (dp, dg) = multipart(
+            std::slice::from_ref(&direct),
+            "direct-bucket",
+            multi,
+            part,
+            8,
+            &pattern,
+        )
+        .await;
         let rd = ranges(&direct, "direct-bucket", "multi", multi).await;
         direct
             .delete_object()
@@ -590,7 +375,15 @@ async fn main() {
             .unwrap();
         rss.take();
         let cpu0 = proc_stat(pid).1;
-        let (pp, pg) = multipart(&proxy, "proxy-bucket", multi, part, 8, &pattern).await;
+        let (pp, pg) = multipart(
+            std::slice::from_ref(&proxy),
+            "proxy-bucket",
+            multi,
+            part,
+            8,
+            &pattern,
+        )
+        .await;
         let cpu = proc_stat(pid).1 - cpu0;
         notes.push(format!(
             "multipart {} MiB object, 8 parts in flight: gateway peak RSS {:.1} MiB, CPU {:.2} s per GiB (PUT+GET)",
@@ -658,10 +451,10 @@ async fn main() {
     for conc in [1usize, 64] {
         let n = if conc == 1 { n_small / 4 } else { n_small };
         let c0 = own_cpu();
-        let d = small(&direct, "direct-bucket", n, conc).await;
+        let d = small(std::slice::from_ref(&direct), "direct-bucket", n, conc).await;
         let direct_cpu = own_cpu() - c0;
         let (c0, g0) = (own_cpu(), proc_stat(pid).1);
-        let p = small(&proxy, "proxy-bucket", n, conc).await;
+        let p = small(std::slice::from_ref(&proxy), "proxy-bucket", n, conc).await;
         let (proxy_cpu, gw_cpu) = (own_cpu() - c0, proc_stat(pid).1 - g0);
         let per_op = |cpu: f64| cpu * 1e6 / (3 * n) as f64;
         notes.push(format!(
@@ -757,14 +550,4 @@ async fn main() {
         ),
     );
     drop(gw);
-}
-
-/// Stops the gateway when the bench ends, also when a step panics.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

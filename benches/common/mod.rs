@@ -1,5 +1,7 @@
 //! What the benches share: an aws-sdk-s3 client, sizes from the environment, a scratch dir.
 
+pub mod workload;
+
 use aws_sdk_s3::Client;
 
 /// A path-style client for `endpoint` with static credentials.

@@ -26,6 +26,10 @@ pub(super) async fn fill_missing_etags<T>(
     let missing: Vec<usize> = (0..objects.len())
         .filter(|&i| objects[i].e_tag.is_none() && objects[i].key.is_some())
         .collect();
+    if missing.is_empty() {
+        // Every store but s3s-fs lists ETags: skip building the lookup stream.
+        return;
+    }
     let heads = stream::iter(missing)
         .map(|i| {
             let input = HeadObjectInput::builder()

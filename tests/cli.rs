@@ -312,6 +312,11 @@ async fn debug_logs_never_contain_secrets_keys_or_plaintext() {
             logs.contains("PutObject") && logs.contains("s3seal::access"),
             "{format}: request lines are logged"
         );
+        // Written to a pipe (a log file, journald), lines carry no terminal colour codes.
+        assert!(
+            !logs.contains('\x1b'),
+            "{format}: colour codes in logs that go to a pipe"
+        );
         for (what, needle) in [
             ("user secret", secret),
             ("plaintext", marker),

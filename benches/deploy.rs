@@ -14,50 +14,19 @@
 
 mod common;
 
-use common::workload::{KillOnDrop, list_all, multipart, proc_stat, put_get_large, small};
+use common::workload::{Proc, list_all, multipart, proc_stat, put_get_large, small, spawn};
 use common::{client, env_usize};
 
 use aws_sdk_s3::Client;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_s3seal");
 
-/// A running server process: its URL and pid.
-struct Proc {
-    url: String,
-    pid: u32,
-    _child: KillOnDrop,
-}
-
-/// Starts `BIN args…` and reads the URL from the last word of its first stdout line. Logs go
-/// to /dev/null at the default level: both sides format their access log, neither pays a
-/// disk for it.
-fn spawn(args: &[&str]) -> Proc {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.split_whitespace().last().unwrap().to_owned();
-    assert!(url.starts_with("http://"), "unexpected banner: {line}");
-    Proc {
-        url,
-        pid: child.id(),
-        _child: KillOnDrop(child),
-    }
-}
-
 fn store_serve(dir: &Path) -> Proc {
     let path = dir.display().to_string();
-    spawn(&[
+    spawn(Command::new(BIN).args([
         "store-serve",
         "--path",
         &path,
@@ -67,7 +36,7 @@ fn store_serve(dir: &Path) -> Proc {
         "direct",
         "--secret-key",
         "direct-secret",
-    ])
+    ]))
 }
 
 /// A gateway with `upstream` as its `[upstream]` table; every replica shares `dir/keys.toml`.
@@ -81,7 +50,7 @@ fn gateway(dir: &Path, name: &str, upstream: &str) -> Proc {
         ),
     )
     .unwrap();
-    spawn(&["serve", "--config", &cfg.display().to_string()])
+    spawn(Command::new(BIN).args(["serve", "--config", &cfg.display().to_string()]))
 }
 
 /// One result line: what, direct, through s3seal, unit (ratio derived).

@@ -11,12 +11,11 @@
 
 mod common;
 
-use common::workload::{KillOnDrop, list_all, multipart, proc_stat, put_get_large, small};
+use common::workload::{list_all, multipart, proc_stat, put_get_large, small, spawn};
 use common::{client, env_usize};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -266,21 +265,12 @@ async fn main() {
         }
         Err(_) => Command::new(BIN),
     };
-    let mut gw = gw
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .env("S3SEAL_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(gw.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let gw_url = line.split_whitespace().last().unwrap().to_owned();
-    let pid = gw.id();
-    let gw = KillOnDrop(gw);
+    let gw = spawn(
+        gw.args(["serve", "--config"])
+            .arg(&cfg)
+            .env("S3SEAL_LOG", "warn"),
+    );
+    let (gw_url, pid) = (gw.url.clone(), gw.pid);
     let rss = RssSampler::start(pid);
 
     let direct = client(&up_url, "direct", "direct-secret");

@@ -8,14 +8,13 @@
 
 mod common;
 
-use common::workload::{KillOnDrop, proc_stat};
+use common::workload::{proc_stat, spawn};
 use common::{client, env_usize};
 
 use hmac::{Hmac, Mac};
 use http_body_util::{BodyExt, Empty};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_s3seal");
@@ -88,19 +87,12 @@ async fn main() {
     let n = env_usize("S3SEAL_BENCH_SMALL_OPS", 5000);
     let dir = common::scratch_dir("s3seal-bench-client");
     let path = dir.path().display().to_string();
-    let mut child = Command::new(BIN)
-        .args(["store-serve", "--path", &path, "--listen", "127.0.0.1:0"])
-        .args(["--access-key", AK, "--secret-key", SK])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _store = KillOnDrop(child);
-    let url = line.split_whitespace().last().unwrap().to_owned();
+    let store = spawn(
+        Command::new(BIN)
+            .args(["store-serve", "--path", &path, "--listen", "127.0.0.1:0"])
+            .args(["--access-key", AK, "--secret-key", SK]),
+    );
+    let url = store.url.clone();
     let host = url.trim_start_matches("http://").to_owned();
 
     let sdk = client(&url, AK, SK);

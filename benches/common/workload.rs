@@ -237,6 +237,35 @@ pub async fn list_all(c: &Client, b: &str) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
+/// A running server process: its URL and pid; killed on drop.
+pub struct Proc {
+    pub url: String,
+    pub pid: u32,
+    _child: KillOnDrop,
+}
+
+/// Starts `cmd` (stdout read, stderr dropped) and takes the URL from the last word of its
+/// first stdout line, as `serve` and `store-serve` print it.
+pub fn spawn(cmd: &mut std::process::Command) -> Proc {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.split_whitespace().last().unwrap_or("").to_owned();
+    assert!(url.starts_with("http://"), "unexpected banner: {line}");
+    Proc {
+        url,
+        pid: child.id(),
+        _child: KillOnDrop(child),
+    }
+}
+
 /// Stops the gateway when the bench ends, also when a step panics.
 pub struct KillOnDrop(pub std::process::Child);
 

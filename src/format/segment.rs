@@ -85,8 +85,8 @@ impl SegmentHeader {
     }
 }
 
-/// The AEAD of one stream (one part and salt). AWS-LC's AES-GCM (VAES/AVX2 where the CPU has
-/// it, ~3x the aes-gcm crate here); its key schedule lives in an AWS-LC allocation that
+/// The AEAD of one stream (one part and salt). AWS-LC's AES-GCM (assembly: AES-NI + PCLMUL,
+/// VAES with AVX-512; ~3x the aes-gcm crate here); its key schedule lives in an AWS-LC allocation that
 /// `OPENSSL_free` cleanses when the key is dropped.
 pub struct StreamKey {
     aead: LessSafeKey,

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::workload::{list_all, multipart, proc_stat, put_get_large, small, spawn};
+use common::workload::{drain, list_all, multipart, proc_stat, put_get_large, small, spawn};
 use common::{client, env_usize};
 
 use aws_sdk_s3::Client;
@@ -58,12 +58,7 @@ async fn concurrent_streams(c: &Client, b: &str, streams: usize, size: usize) ->
                     .await
                     .unwrap();
                 let g = c.get_object().bucket(&b).key(&key).send().await.unwrap();
-                let mut body = g.body;
-                let mut n = 0;
-                while let Some(chunk) = body.next().await {
-                    n += chunk.unwrap().len();
-                }
-                assert_eq!(n, size);
+                assert_eq!(drain(g.body).await, size);
                 c.delete_object().bucket(&b).key(&key).send().await.unwrap();
             })
         })

@@ -40,15 +40,19 @@ pub async fn put_get_large(c: &Client, b: &str, data: &bytes::Bytes) -> (f64, f6
     let put = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let got = c.get_object().bucket(b).key("large").send().await.unwrap();
-    let mut body = got.body;
+    assert_eq!(drain(got.body).await, data.len());
+    let get = t.elapsed().as_secs_f64();
+    let mib = data.len() as f64 / (1 << 20) as f64;
+    (mib / put, mib / get)
+}
+
+/// Reads a response body to its end without keeping it; returns its length.
+pub async fn drain(mut body: ByteStream) -> usize {
     let mut n = 0;
     while let Some(chunk) = body.next().await {
         n += chunk.unwrap().len();
     }
-    assert_eq!(n, data.len());
-    let get = t.elapsed().as_secs_f64();
-    let mib = data.len() as f64 / (1 << 20) as f64;
-    (mib / put, mib / get)
+    n
 }
 
 /// Latency distribution of one phase: ops/s, p50 and p99 in ms.

@@ -163,6 +163,10 @@ pub struct ServerConfig {
     pub state_dir: PathBuf,
 }
 
+fn yes() -> bool {
+    true
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum UpstreamConfig {
@@ -185,6 +189,10 @@ pub enum UpstreamConfig {
         access_key_id: Option<String>,
         secret_access_key: Option<String>,
         secret_access_key_env: Option<String>,
+        /// Send object reads and writes over the lean path (`src/lean`) where it applies;
+        /// `false` sends everything through aws-sdk-s3.
+        #[serde(default = "yes")]
+        lean: bool,
     },
 }
 

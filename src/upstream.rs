@@ -1,5 +1,6 @@
 //! Builds the upstream store `U` from config: the embedded store directory or a remote S3
-//! endpoint through aws-sdk-s3 (s3s-aws `Proxy`). Both are plain `s3s::S3` values, so the
+//! endpoint through aws-sdk-s3 (s3s-aws `Proxy`), with the object reads and writes on the
+//! lean path (`crate::lean`) where the endpoint allows. Both are plain `s3s::S3` values, so the
 //! encryption layer cannot tell them apart.
 
 use crate::config::UpstreamConfig;
@@ -50,6 +51,7 @@ pub async fn build(cfg: &UpstreamConfig) -> anyhow::Result<Upstream> {
             access_key_id,
             secret_access_key,
             secret_access_key_env,
+            ..
         } => {
             let secret = match (secret_access_key, secret_access_key_env) {
                 (Some(s), _) => Some(s.clone()),
@@ -62,8 +64,15 @@ pub async fn build(cfg: &UpstreamConfig) -> anyhow::Result<Upstream> {
                 (Some(ak), Some(sk)) => Some((ak.clone(), sk)),
                 _ => None,
             };
-            let client = s3_client(endpoint.as_deref(), region, *path_style, static_creds).await;
-            Ok(Arc::new(s3s_aws::Proxy::from(client)))
+            let client = s3_client(
+                endpoint.as_deref(),
+                region,
+                *path_style,
+                static_creds.clone(),
+            )
+            .await;
+            let sdk: Upstream = Arc::new(s3s_aws::Proxy::from(client));
+            Ok(crate::lean::lean_for(cfg, sdk, static_creds))
         }
     }
 }

@@ -397,7 +397,7 @@ except botocore.exceptions.ClientError as e:
         );
         match kind {
             Upstream::Fs => assert_eq!(said, "stored space"),
-            Upstream::Moto => assert!(
+            Upstream::Moto | Upstream::Store => assert!(
                 said.starts_with("InvalidArgument 400") && said.contains("whitespace"),
                 "{said}"
             ),

@@ -23,10 +23,14 @@ pub const SECRET_KEY: &str = "test-secret-key-0001-do-not-use";
 pub enum Upstream {
     Fs,
     Moto,
+    /// The embedded store served over HTTP as a remote S3 store (`upstream.kind = "s3"`): it
+    /// checks every SigV4 signature, which moto does not, so the lean upstream path's hand-built
+    /// requests are proven against a verifying store.
+    Store,
 }
 
-/// Both upstreams, for tests that must hold over each.
-pub const ALL: [Upstream; 2] = [Upstream::Fs, Upstream::Moto];
+/// Every upstream, for tests that must hold over each.
+pub const ALL: [Upstream; 3] = [Upstream::Fs, Upstream::Moto, Upstream::Store];
 
 pub struct TestGateway {
     /// Through the gateway, as a proxy user.
@@ -80,8 +84,14 @@ impl TestGateway {
                 cfg.upstream = UpstreamConfig::Local { path: data.clone() };
                 serve_plain_fs(&data).await
             }
-            Upstream::Moto => {
-                let url = moto_url();
+            Upstream::Moto | Upstream::Store => {
+                let url = if kind == Upstream::Store {
+                    let data = dir.path().join("data");
+                    std::fs::create_dir_all(&data).unwrap();
+                    serve_plain_fs(&data).await
+                } else {
+                    moto_url()
+                };
                 cfg.upstream = UpstreamConfig::S3 {
                     endpoint: Some(url.clone()),
                     region: "us-east-1".into(),
@@ -89,6 +99,7 @@ impl TestGateway {
                     access_key_id: Some("testing".into()),
                     secret_access_key: Some("testing".into()),
                     secret_access_key_env: None,
+                    lean: true,
                 };
                 url
             }

@@ -306,5 +306,9 @@ impl S3 for Deadline {
             .await
     }
 
+    guarded! {
+        list_objects_v2: ListObjectsV2Input => ListObjectsV2Output;
+    }
+
     crate::s3_ops::passthrough_ops!(guarded);
 }

@@ -182,7 +182,7 @@ impl Metrics {
         let (lean, sdk) = crate::lean::counts();
         let _ = writeln!(
             o,
-            "# HELP s3seal_upstream_object_calls_total GetObject, HeadObject, PutObject and UploadPart calls to a remote store, by path: lean (hyper + SigV4) or sdk (aws-sdk-s3, for requests the lean path does not carry); both 0 when the lean path is off.\n# TYPE s3seal_upstream_object_calls_total counter\ns3seal_upstream_object_calls_total{{path=\"lean\"}} {lean}\ns3seal_upstream_object_calls_total{{path=\"sdk\"}} {sdk}"
+            "# HELP s3seal_upstream_object_calls_total GetObject, HeadObject, PutObject, UploadPart and ListObjectsV2 calls to a remote store, by path: lean (hyper + SigV4) or sdk (aws-sdk-s3, for requests the lean path does not carry); both 0 when the lean path is off.\n# TYPE s3seal_upstream_object_calls_total counter\ns3seal_upstream_object_calls_total{{path=\"lean\"}} {lean}\ns3seal_upstream_object_calls_total{{path=\"sdk\"}} {sdk}"
         );
         let _ = writeln!(
             o,

@@ -1,8 +1,9 @@
 //! The S3 operations a wrapping layer passes through unchanged: every one but the four that
-//! move object bodies (GetObject, HeadObject, PutObject, UploadPart), which each layer handles
-//! itself. One list, so a layer that forwards "everything else" cannot miss an operation.
+//! move object bodies (GetObject, HeadObject, PutObject, UploadPart) and ListObjectsV2, which
+//! each layer handles itself. One list, so a layer that forwards "everything else" cannot miss an operation.
 
-/// Invokes `$m! { op: Input => Output; ... }` with every pass-through operation.
+/// Invokes `$m! { op: Input => Output; ... }` with every pass-through operation except
+/// ListObjectsV2, which the lean path also answers (`deadline` lists it itself).
 macro_rules! passthrough_ops {
     ($m:ident) => {
         $m! {
@@ -70,7 +71,6 @@ macro_rules! passthrough_ops {
             list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput;
             list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput;
             list_objects: ListObjectsInput => ListObjectsOutput;
-            list_objects_v2: ListObjectsV2Input => ListObjectsV2Output;
             list_parts: ListPartsInput => ListPartsOutput;
             post_object: PostObjectInput => PostObjectOutput;
             put_bucket_accelerate_configuration: PutBucketAccelerateConfigurationInput => PutBucketAccelerateConfigurationOutput;

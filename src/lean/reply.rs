@@ -167,6 +167,40 @@ pub fn upload_part_output(h: &HeaderMap) -> UploadPartOutput {
     }
 }
 
+/// A ListObjectsV2 answer (`ListBucketResult`). Strict: an element it does not know is an
+/// error, and the caller asks again through the SDK rather than drop what the store said.
+pub fn list_v2_output(h: &HeaderMap, xml: &[u8]) -> Result<ListObjectsV2Output, s3s::xml::DeError> {
+    let mut out = ListObjectsV2Output {
+        request_charged: string(h, &X_AMZ_REQUEST_CHARGED),
+        ..Default::default()
+    };
+    let (mut contents, mut prefixes) = (Vec::new(), Vec::new());
+    let mut d = s3s::xml::Deserializer::new(xml);
+    d.element(|d, _root| {
+        d.for_each_element(|d, name| {
+            match name {
+                b"Name" => out.name = Some(d.content()?),
+                b"Prefix" => out.prefix = Some(d.content()?),
+                b"Delimiter" => out.delimiter = Some(d.content()?),
+                b"MaxKeys" => out.max_keys = Some(d.content()?),
+                b"KeyCount" => out.key_count = Some(d.content()?),
+                b"IsTruncated" => out.is_truncated = Some(d.content()?),
+                b"ContinuationToken" => out.continuation_token = Some(d.content()?),
+                b"NextContinuationToken" => out.next_continuation_token = Some(d.content()?),
+                b"StartAfter" => out.start_after = Some(d.content()?),
+                b"EncodingType" => out.encoding_type = Some(d.content()?),
+                b"Contents" => contents.push(d.content()?),
+                b"CommonPrefixes" => prefixes.push(d.content()?),
+                _ => return Err(s3s::xml::DeError::UnexpectedTagName),
+            }
+            Ok(())
+        })
+    })?;
+    out.contents = (!contents.is_empty()).then_some(contents);
+    out.common_prefixes = (!prefixes.is_empty()).then_some(prefixes);
+    Ok(out)
+}
+
 /// The request-id headers s3s-aws copies onto its answers.
 pub fn id_headers(h: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
@@ -284,6 +318,25 @@ mod tests {
             cond.status_code(),
             Some(http::StatusCode::PRECONDITION_FAILED)
         );
+    }
+
+    #[test]
+    fn listings_parse_and_unknown_elements_are_refused() {
+        let h = HeaderMap::new();
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>false</IsTruncated><Contents><Key>a&amp;b</Key><LastModified>2026-11-30T00:00:00.000Z</LastModified><ETag>&quot;e1&quot;</ETag><Size>7</Size><StorageClass>STANDARD</StorageClass></Contents><CommonPrefixes><Prefix>x/</Prefix></CommonPrefixes></ListBucketResult>"#;
+        let o = list_v2_output(&h, xml).unwrap();
+        assert_eq!(o.name.as_deref(), Some("b"));
+        assert_eq!(o.prefix.as_deref(), Some(""));
+        assert_eq!(o.key_count, Some(2));
+        assert_eq!(o.is_truncated, Some(false));
+        let c = &o.contents.unwrap()[0];
+        assert_eq!(c.key.as_deref(), Some("a&b"));
+        assert_eq!(c.e_tag, Some(ETag::Strong("e1".into())));
+        assert_eq!(c.size, Some(7));
+        assert_eq!(o.common_prefixes.unwrap()[0].prefix.as_deref(), Some("x/"));
+        let odd = br#"<ListBucketResult><Name>b</Name><Surprise>1</Surprise></ListBucketResult>"#;
+        assert!(list_v2_output(&h, odd).is_err());
     }
 
     #[test]

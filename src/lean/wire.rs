@@ -36,14 +36,17 @@ pub fn encode_into(out: &mut String, s: &str, keep_slash: bool) {
     }
 }
 
-/// `/bucket/key?query` for path-style addressing; `query` pairs must be sorted by name (the
-/// canonical request requires it; the store only needs them present).
+/// `/bucket/key?query` for path-style addressing (`/bucket?query` for a bucket operation: an
+/// empty key); `query` pairs must be sorted by name (the canonical request requires it; the
+/// store only needs them present).
 pub fn path_and_query(bucket: &str, key: &str, query: &[(&str, &str)]) -> String {
     let mut p = String::with_capacity(bucket.len() + key.len() + 32);
     p.push('/');
     encode_into(&mut p, bucket, false);
-    p.push('/');
-    encode_into(&mut p, key, true);
+    if !key.is_empty() {
+        p.push('/');
+        encode_into(&mut p, key, true);
+    }
     for (i, (k, v)) in query.iter().enumerate() {
         p.push(if i == 0 { '?' } else { '&' });
         p.push_str(k);
@@ -116,6 +119,10 @@ mod tests {
         assert_eq!(
             path_and_query("b", "k", &[("partNumber", "3"), ("uploadId", "u/+=")]),
             "/b/k?partNumber=3&uploadId=u%2F%2B%3D"
+        );
+        assert_eq!(
+            path_and_query("b", "", &[("list-type", "2"), ("prefix", "a/b c")]),
+            "/b?list-type=2&prefix=a%2Fb%20c"
         );
     }
 }

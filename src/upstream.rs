@@ -22,12 +22,17 @@ pub fn describe(cfg: &UpstreamConfig) -> String {
             path_style,
             ..
         } => format!(
-            "S3 endpoint {} (region {region}, {} addressing)",
+            "S3 endpoint {} (region {region}, {} addressing, {})",
             endpoint.as_deref().unwrap_or("AWS default"),
             if *path_style {
                 "path-style"
             } else {
                 "virtual-host"
+            },
+            if crate::lean::applies(cfg) {
+                "object calls on the lean path"
+            } else {
+                "all calls through aws-sdk-s3"
             }
         ),
     }

@@ -103,6 +103,11 @@ async fn lean_and_sdk_paths_answer_alike_over_a_verifying_store() {
     let twin = sdk_only_twin(&gw).await;
     let b = gw.bucket().await;
     let (lean0, sdk0) = calls(&gw).await;
+    // The startup banner says which path object calls take.
+    let said = s3seal::upstream::describe(&gw.config.upstream);
+    assert!(said.ends_with("object calls on the lean path)"), "{said}");
+    let said = s3seal::upstream::describe(&twin.config.upstream);
+    assert!(said.ends_with("all calls through aws-sdk-s3)"), "{said}");
 
     for (i, k) in KEYS.iter().enumerate() {
         let body = pattern(1000 + i * 70_001, i as u64);

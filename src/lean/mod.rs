@@ -1,12 +1,13 @@
-//! The lean upstream path: GetObject, HeadObject, PutObject and UploadPart, the four calls
-//! every object read and write makes, and ListObjectsV2 go to the store over one pooled hyper connection with a
-//! hand-built path-style URL and an aws-sigv4 signature, instead of through aws-sdk-s3's
-//! request pipeline, which costs ~200 µs of CPU per call (docs/PERFORMANCE.md, round 3).
+//! The lean upstream path: GetObject, HeadObject, PutObject and UploadPart (the calls every
+//! object read and write makes) and ListObjectsV2 go to the store over a pooled hyper client
+//! with a hand-built path-style URL and an aws-sigv4 signature, instead of through
+//! aws-sdk-s3's request pipeline, which costs ~200 µs of CPU per call (docs/PERFORMANCE.md,
+//! round 3).
 //!
 //! It takes a request only when it can send everything the request says: a field it does not
 //! carry (ACL grants, object lock, SSE, checksums, response overrides, payer, owner) sends that
 //! request through the SDK as before, and so does every other operation. It is only built for
-//! a path-style `http://` endpoint with static credentials (`lean_for`); TLS, virtual-host
+//! a path-style `http://` endpoint with static credentials (`applies`); TLS, virtual-host
 //! addressing and the credential chain stay on the SDK.
 
 mod reply;
@@ -53,28 +54,41 @@ pub struct Lean {
     http: Client<HttpConnector, ReqBody>,
 }
 
-/// The lean path in front of `sdk` when the config allows it (see the module doc), else `sdk`.
-pub fn lean_for(cfg: &UpstreamConfig, sdk: Upstream, creds: Option<(String, String)>) -> Upstream {
+/// The endpoint's `http://host:port` when the config allows the lean path: `upstream.lean`, a
+/// path-style `http://` endpoint with no path of its own, and static credentials.
+fn origin(cfg: &UpstreamConfig) -> Option<http::uri::Authority> {
     let UpstreamConfig::S3 {
         endpoint: Some(ep),
-        region,
         path_style: true,
         lean: true,
+        access_key_id: Some(_),
+        secret_access_key,
+        secret_access_key_env,
         ..
     } = cfg
     else {
-        return sdk;
+        return None;
     };
-    let (Some((ak, sk)), Ok(uri)) = (creds, ep.parse::<http::Uri>()) else {
-        return sdk;
-    };
-    let plain_origin = uri.scheme_str() == Some("http")
-        && uri.authority().is_some()
+    let uri = ep.parse::<http::Uri>().ok()?;
+    let plain = uri.scheme_str() == Some("http")
         && matches!(uri.path(), "" | "/")
-        && uri.query().is_none();
-    if !plain_origin {
+        && uri.query().is_none()
+        && (secret_access_key.is_some() || secret_access_key_env.is_some());
+    uri.authority().filter(|_| plain).cloned()
+}
+
+/// Whether `lean_for` puts the lean path in front (for the startup banner).
+pub fn applies(cfg: &UpstreamConfig) -> bool {
+    origin(cfg).is_some()
+}
+
+/// The lean path in front of `sdk` when the config allows it (see `origin`), else `sdk`.
+pub fn lean_for(cfg: &UpstreamConfig, sdk: Upstream, creds: Option<(String, String)>) -> Upstream {
+    let (Some(authority), Some((ak, sk)), UpstreamConfig::S3 { region, .. }) =
+        (origin(cfg), creds, cfg)
+    else {
         return sdk;
-    }
+    };
     let mut conn = HttpConnector::new();
     conn.set_nodelay(true);
     // Idle connections are dropped before common store keep-alive limits (S3 ~20 s, nginx
@@ -84,7 +98,7 @@ pub fn lean_for(cfg: &UpstreamConfig, sdk: Upstream, creds: Option<(String, Stri
         .pool_timer(hyper_util::rt::TokioTimer::new())
         .build(conn);
     let target = Target {
-        origin: format!("http://{}", uri.authority().expect("checked above")),
+        origin: format!("http://{authority}"),
         region: region.clone(),
         creds: aws_credential_types::Credentials::new(ak, sk, None, None, "s3seal-config"),
     };

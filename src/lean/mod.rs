@@ -105,8 +105,8 @@ pub fn lean_for(cfg: &UpstreamConfig, sdk: Upstream, creds: Option<(String, Stri
     Arc::new(Lean { sdk, target, http })
 }
 
-/// What GetObject and HeadObject may carry on the lean path.
-struct Read {
+/// One object request the lean path can send whole (the body, if any, goes separately).
+struct Plan {
     bucket: String,
     key: String,
     query: Vec<(&'static str, String)>,
@@ -161,7 +161,7 @@ macro_rules! read_plan {
             http::header::IF_UNMODIFIED_SINCE,
             if_unmodified_since.as_ref(),
         );
-        h.done().map(|headers| Read {
+        h.done().map(|headers| Plan {
             bucket: bucket.clone(),
             key: key.clone(),
             query,
@@ -170,11 +170,11 @@ macro_rules! read_plan {
     }};
 }
 
-fn get_plan(i: &GetObjectInput) -> Option<Read> {
+fn get_plan(i: &GetObjectInput) -> Option<Plan> {
     read_plan!(i, GetObjectInput)
 }
 
-fn head_plan(i: &HeadObjectInput) -> Option<Read> {
+fn head_plan(i: &HeadObjectInput) -> Option<Plan> {
     read_plan!(i, HeadObjectInput)
 }
 
@@ -217,15 +217,7 @@ impl Headers {
     }
 }
 
-/// What PutObject and UploadPart send on the lean path; the body goes separately.
-struct Write {
-    bucket: String,
-    key: String,
-    query: Vec<(&'static str, String)>,
-    headers: Vec<(HeaderName, HeaderValue)>,
-}
-
-fn put_plan(i: &PutObjectInput) -> Option<Write> {
+fn put_plan(i: &PutObjectInput) -> Option<Plan> {
     let PutObjectInput {
         body: _,
         bucket,
@@ -298,7 +290,7 @@ fn put_plan(i: &PutObjectInput) -> Option<Write> {
             Err(_) => h.spoiled = true,
         }
     }
-    h.done().map(|headers| Write {
+    h.done().map(|headers| Plan {
         bucket: bucket.clone(),
         key: key.clone(),
         query: Vec::new(),
@@ -306,7 +298,7 @@ fn put_plan(i: &PutObjectInput) -> Option<Write> {
     })
 }
 
-fn part_plan(i: &UploadPartInput) -> Option<Write> {
+fn part_plan(i: &UploadPartInput) -> Option<Plan> {
     let UploadPartInput {
         body: _,
         bucket,
@@ -332,7 +324,7 @@ fn part_plan(i: &UploadPartInput) -> Option<Write> {
     };
     let mut h = Headers::default();
     h.opt(http::header::CONTENT_LENGTH, Some(len.to_string()));
-    h.done().map(|headers| Write {
+    h.done().map(|headers| Plan {
         bucket: bucket.clone(),
         key: key.clone(),
         query: vec![
@@ -428,6 +420,16 @@ impl Lean {
             .unwrap_or_default();
         Err(reply::error(status, &parts.headers, &bytes))
     }
+
+    /// PUTs `body` as `w` says; the store's answer headers.
+    async fn write(&self, w: Plan, body: Option<StreamingBlob>) -> S3Result<http::HeaderMap> {
+        let (bucket, key) = (&w.bucket, &w.key);
+        let body = streamed(body);
+        let resp = self
+            .send(Method::PUT, bucket, key, &w.query, w.headers, body)
+            .await?;
+        Ok(resp.into_parts().0.headers)
+    }
 }
 
 fn content_length(h: &http::HeaderMap) -> Option<usize> {
@@ -508,14 +510,10 @@ impl S3 for Lean {
         let Some(w) = took(put_plan(&req.input)) else {
             return self.sdk.put_object(req).await;
         };
-        let body = streamed(req.input.body.take());
-        let resp = self
-            .send(Method::PUT, &w.bucket, &w.key, &w.query, w.headers, body)
-            .await?;
-        let out = reply::put_output(resp.headers());
+        let h = self.write(w, req.input.body.take()).await?;
         Ok(S3Response::with_headers(
-            out,
-            reply::id_headers(resp.headers()),
+            reply::put_output(&h),
+            reply::id_headers(&h),
         ))
     }
 
@@ -526,15 +524,9 @@ impl S3 for Lean {
         let Some(w) = took(part_plan(&req.input)) else {
             return self.sdk.upload_part(req).await;
         };
-        let body = streamed(req.input.body.take());
-        let resp = self
-            .send(Method::PUT, &w.bucket, &w.key, &w.query, w.headers, body)
-            .await?;
-        let out = reply::upload_part_output(resp.headers());
-        Ok(S3Response::with_headers(
-            out,
-            reply::id_headers(resp.headers()),
-        ))
+        let h = self.write(w, req.input.body.take()).await?;
+        let out = reply::upload_part_output(&h);
+        Ok(S3Response::with_headers(out, reply::id_headers(&h)))
     }
 
     async fn list_objects_v2(

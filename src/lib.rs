@@ -12,6 +12,10 @@
 //!   the way out; it alone decides which operations are forwarded unchanged.
 //! - [`upstream`]: builds the store behind the gateway (s3s-fs directory or remote S3).
 //! - [`deadline`]: fails requests whose store stops making progress.
+//! - `lean` (private): object reads, writes and listings to a remote `http://` store over
+//!   hyper + aws-sigv4 instead of aws-sdk-s3's pipeline; anything it cannot carry goes to the
+//!   SDK.
+//! - `s3_ops` (private): the one list of operations wrapping layers pass through unchanged.
 //! - [`gateway`]: assembles config + upstream + users + `Seal` into a service; used by the
 //!   binary and by the tests alike.
 //! - [`server`]: listener, `/healthz`, graceful shutdown.

@@ -12,6 +12,10 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use support::{TestGateway, Upstream, error_code, pattern, raw_request};
 
+/// The path counters in /metrics are per process and `cargo test` runs this file's tests on
+/// threads of one process: each test holds this while it counts.
+static COUNTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const KEYS: &[&str] = &[
     "a+b", "x", "x/y", "sp ace", "100%", "é/ü", "~t", "q?x#h", "a//b", "=&;,", "%2F", "k.",
 ];
@@ -99,6 +103,7 @@ async fn sdk_only_twin(gw: &TestGateway) -> TestGateway {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lean_and_sdk_paths_answer_alike_over_a_verifying_store() {
+    let _counting = COUNTING.lock().await;
     let gw = TestGateway::start(Upstream::Store).await;
     let twin = sdk_only_twin(&gw).await;
     let b = gw.bucket().await;
@@ -302,6 +307,7 @@ async fn lean_and_sdk_paths_answer_alike_over_a_verifying_store() {
 /// which the signer cannot read) goes through the SDK, and still works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_the_lean_path_cannot_carry_take_the_sdk() {
+    let _counting = COUNTING.lock().await;
     let gw = TestGateway::start(Upstream::Store).await;
     let b = gw.bucket().await;
     let (_, sdk0) = calls(&gw).await;
@@ -333,6 +339,7 @@ async fn requests_the_lean_path_cannot_carry_take_the_sdk() {
 /// reaches the client, nothing is stored, nothing is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_refusing_the_signature_fails_reads_and_writes() {
+    let _counting = COUNTING.lock().await;
     let gw = TestGateway::start(Upstream::Store).await;
     let b = gw.bucket().await;
     gw.put(&b, "k", b"secret").await;

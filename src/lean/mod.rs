@@ -432,14 +432,6 @@ impl Lean {
     }
 }
 
-fn content_length(h: &http::HeaderMap) -> Option<usize> {
-    h.get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
-}
-
 macro_rules! delegated {
     ($($op:ident: $input:ty => $output:ty;)*) => {
         $(
@@ -470,8 +462,9 @@ impl S3 for Lean {
             .send(Method::GET, &r.bucket, &r.key, &r.query, r.headers, empty())
             .await?;
         let (parts, body) = resp.into_parts();
-        let body = reply::Body::blob(body, content_length(&parts.headers));
-        let out = reply::get_output(&parts.headers, body);
+        let mut out = reply::get_output(&parts.headers);
+        let length = out.content_length.and_then(|n| usize::try_from(n).ok());
+        out.body = Some(reply::Body::blob(body, length));
         let mut resp = S3Response::with_headers(out, reply::id_headers(&parts.headers));
         if parts.status == StatusCode::PARTIAL_CONTENT {
             resp.status = Some(StatusCode::PARTIAL_CONTENT);

@@ -109,11 +109,12 @@ macro_rules! object_headers {
     }};
 }
 
-pub fn get_output(h: &HeaderMap, body: StreamingBlob) -> GetObjectOutput {
+/// GetObject's headers; the caller attaches the body (sized by `content_length`).
+pub fn get_output(h: &HeaderMap) -> GetObjectOutput {
     object_headers!(
         h,
         GetObjectOutput {
-            body: Some(body),
+            body: None,
             tag_count: number(h, &X_AMZ_TAGGING_COUNT),
         }
     )

@@ -46,7 +46,8 @@ pub async fn build(cfg: &UpstreamConfig) -> anyhow::Result<Upstream> {
                 anyhow::anyhow!("upstream.path {}: cannot create: {e}", path.display())
             })?;
             let store = crate::store::Store::open(path)
-                .map_err(|e| anyhow::anyhow!("upstream.path {}: {e}", path.display()))?;
+                .map_err(|e| anyhow::anyhow!("upstream.path {}: {e}", path.display()))?
+                .with_opaque_etags();
             Ok(Arc::new(store))
         }
         UpstreamConfig::S3 {

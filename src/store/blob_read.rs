@@ -11,15 +11,15 @@
 use bytes::Bytes;
 use futures::Stream;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// Ranges up to this size are read before the response starts.
 pub const INLINE: u64 = 128 * 1024;
 
-/// Bytes per blocking read of a larger range: 4× fewer hand-offs than 64 KiB and still little
-/// memory per stream.
-pub const CHUNK: u64 = 256 * 1024;
+/// Bytes per blocking read of a larger range. Each hand-off costs two thread switches; at
+/// 512 KiB an embedded 1 GiB GET used 0.92–0.96 s of CPU against 0.99–1.09 s at 256 KiB (and
+/// 0.83–0.95 s at 1 MiB, for twice the memory per stream).
+pub const CHUNK: u64 = 512 * 1024;
 
 /// `len` bytes of `f` from `start`. A file shorter than that (a damaged store) ends the stream
 /// with an error, so the response is cut rather than silently short.
@@ -60,9 +60,20 @@ pub fn stream(
 }
 
 /// Exactly `len` bytes at `pos`, or `UnexpectedEof`.
+///
+/// Read into the buffer's spare capacity (`read_to_end` on a `File` never zeroes it first;
+/// `pread` needs an initialised slice, and zeroing it was 5 % of an embedded GET's CPU). That
+/// moves the file position, which is fine: each stream reads its own descriptor, one chunk
+/// after the other.
 fn read_at(f: &std::fs::File, pos: u64, len: u64) -> io::Result<Bytes> {
-    let mut buf = vec![0u8; len as usize];
-    f.read_exact_at(&mut buf, pos)?;
+    use std::io::{Read, Seek, SeekFrom};
+    let mut r = f;
+    r.seek(SeekFrom::Start(pos))?;
+    let mut buf = Vec::with_capacity(len as usize);
+    r.take(len).read_to_end(&mut buf)?;
+    if buf.len() as u64 != len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(Bytes::from(buf))
 }
 

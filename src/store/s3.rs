@@ -9,7 +9,6 @@ use s3s::{S3, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::time::{Duration, UNIX_EPOCH};
-use tokio::io::AsyncWriteExt;
 
 /// S3's minimum size of every part but the last.
 const MIN_PART: u64 = 5 * 1024 * 1024;
@@ -177,8 +176,47 @@ fn not_modified(m: &ObjMeta) -> s3s::S3Error {
 struct Received {
     blob: String,
     size: u64,
-    md5: String,
+    /// Hex MD5 of the body when it was computed (see [`Store::receive`]), else a random id.
+    etag: String,
+    /// The body's MD5, when computed.
+    md5: Option<String>,
     checksum: Checksum,
+}
+
+/// Body bytes handed to the blocking pool per write: one thread hop per 256 KiB instead of
+/// one per incoming chunk (a gateway's sealed segments are 64 KiB).
+const WRITE_BATCH: usize = 256 << 10;
+
+/// Writes `batch` to `f` on the blocking pool and gives the file back.
+async fn write_batch(
+    mut f: std::fs::File,
+    batch: Vec<bytes::Bytes>,
+) -> std::io::Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        for b in &batch {
+            f.write_all(b)?;
+        }
+        Ok(f)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// S3's BadDigest when the request's Content-MD5 is not the body's.
+fn check_content_md5(sent: Option<&str>, got: &Received) -> S3Result<()> {
+    let Some(sent) = sent else {
+        return Ok(());
+    };
+    use base64::Engine;
+    let want = base64::engine::general_purpose::STANDARD
+        .decode(sent)
+        .map(hex::encode)
+        .ok();
+    if want.is_none() || want != got.md5 {
+        return Err(s3_error!(BadDigest, "Content-MD5 does not match the body"));
+    }
+    Ok(())
 }
 
 fn checksum_map(c: &Checksum) -> BTreeMap<String, String> {
@@ -217,31 +255,62 @@ impl Store {
     }
 
     /// Streams `body` to a temp file while hashing, fsyncs it and moves it into `blobs/`.
+    /// The MD5 is computed when `md5` is set (Content-MD5 to check, or S3 ETags wanted).
+    /// One batch is written while the next is received.
     async fn receive(
         &self,
         body: Option<StreamingBlob>,
         mut hasher: s3s::checksum::ChecksumHasher,
         expected: Option<u64>,
+        md5: bool,
     ) -> S3Result<Received> {
         let id = new_id();
         let tmp = self.tmp_path(&id);
+        let internal = |e: std::io::Error| s3_error!(e, InternalError);
         let res: S3Result<Received> = async {
-            let mut f = tokio::fs::File::create(&tmp)
-                .await
-                .map_err(|e| s3_error!(e, InternalError))?;
-            let mut md5 = s3s::crypto::Md5::new();
+            let mut writing = {
+                let tmp = tmp.clone();
+                Some(tokio::task::spawn_blocking(move || {
+                    std::fs::File::create(tmp)
+                }))
+            };
+            let mut md5 = md5.then(s3s::crypto::Md5::new);
             let mut size = 0u64;
-            if let Some(mut body) = body {
+            let mut batch = Vec::new();
+            let mut batched = 0;
+            // Every exit waits for the write in flight, so nothing writes to the temp file
+            // after it is removed.
+            let read: S3Result<()> = async {
+                let Some(mut body) = body else {
+                    return Ok(());
+                };
                 while let Some(chunk) = body.next().await {
                     let chunk = chunk.map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
-                    md5.update(&chunk);
+                    if let Some(m) = md5.as_mut() {
+                        m.update(&chunk);
+                    }
                     hasher.update(&chunk);
                     size += chunk.len() as u64;
-                    f.write_all(&chunk)
-                        .await
-                        .map_err(|e| s3_error!(e, InternalError))?;
+                    batched += chunk.len();
+                    batch.push(chunk);
+                    if batched >= WRITE_BATCH {
+                        let f = writing.take().expect("one write in flight").await;
+                        let f = f.map_err(|e| internal(e.into()))?.map_err(internal)?;
+                        let full = std::mem::take(&mut batch);
+                        writing = Some(tokio::spawn(write_batch(f, full)));
+                        batched = 0;
+                    }
                 }
+                Ok(())
             }
+            .await;
+            let last = match writing.take() {
+                Some(w) => Some(w.await),
+                None => None,
+            };
+            read?;
+            let f = last.expect("one write in flight after a whole body");
+            let f = f.map_err(|e| internal(e.into()))?.map_err(internal)?;
             if let Some(n) = expected
                 && n != size
             {
@@ -250,24 +319,24 @@ impl Store {
                     "body is {size} bytes, expected {n}"
                 ));
             }
-            f.flush().await.map_err(|e| s3_error!(e, InternalError))?;
-            f.sync_all()
+            let f = write_batch(f, batch).await.map_err(internal)?;
+            tokio::task::spawn_blocking(move || f.sync_all())
                 .await
-                .map_err(|e| s3_error!(e, InternalError))?;
-            drop(f);
+                .map_err(|e| internal(e.into()))?
+                .map_err(internal)?;
             let dst = self.blob_path(&id);
-            tokio::fs::rename(&tmp, &dst)
-                .await
-                .map_err(|e| s3_error!(e, InternalError))?;
+            tokio::fs::rename(&tmp, &dst).await.map_err(internal)?;
             let dir = dst.parent().expect("blob dir").to_path_buf();
             tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
                 .await
-                .map_err(|e| s3_error!(e, InternalError))?
-                .map_err(|e| s3_error!(e, InternalError))?;
+                .map_err(|e| internal(e.into()))?
+                .map_err(internal)?;
+            let md5 = md5.map(|m| hex::encode(m.finalize()));
             Ok(Received {
                 blob: id.clone(),
                 size,
-                md5: hex::encode(md5.finalize()),
+                etag: md5.clone().unwrap_or_else(new_id),
+                md5,
                 checksum: hasher.finalize(),
             })
         }
@@ -285,7 +354,7 @@ impl Store {
         let body = super::blob_read::stream(f, start, len)
             .map_err(|e| s3_error!(e, InternalError, "stored body unreadable"))?;
         let body = StreamingBlob::wrap(body);
-        self.receive(Some(body), Default::default(), Some(len))
+        self.receive(Some(body), Default::default(), Some(len), self.md5_etags)
             .await
     }
 
@@ -841,20 +910,14 @@ impl S3 for Store {
             None => Vec::new(),
         };
         // Length is enforced by the HTTP layer (a short body is a stream error).
-        let got = self.receive(input.body, hasher, None).await?;
+        let md5 = self.md5_etags || input.content_md5.is_some();
+        let got = self.receive(input.body, hasher, None, md5).await?;
         let cleanup = |s: &Store, id: &str| {
             let _ = std::fs::remove_file(s.blob_path(id));
         };
-        if let Some(md5) = &input.content_md5 {
-            use base64::Engine;
-            let want = base64::engine::general_purpose::STANDARD
-                .decode(md5)
-                .map(hex::encode)
-                .unwrap_or_default();
-            if want != got.md5 {
-                cleanup(self, &got.blob);
-                return Err(s3_error!(BadDigest, "Content-MD5 does not match the body"));
-            }
+        if let Err(e) = check_content_md5(input.content_md5.as_deref(), &got) {
+            cleanup(self, &got.blob);
+            return Err(e);
         }
         if let Err(e) = verify_checksums(&mut sent, req.trailing_headers, &got.checksum) {
             cleanup(self, &got.blob);
@@ -863,7 +926,7 @@ impl S3 for Store {
         let meta = ObjMeta {
             blob: got.blob.clone(),
             size: got.size,
-            etag: got.md5.clone(),
+            etag: got.etag.clone(),
             modified_ms: now_ms(),
             headers: headers(
                 input.content_type,
@@ -920,7 +983,7 @@ impl S3 for Store {
             }
         };
         Ok(S3Response::new(PutObjectOutput {
-            e_tag: Some(etag(&got.md5)),
+            e_tag: Some(etag(&got.etag)),
             version_id,
             checksum_crc32: sent.checksum_crc32,
             checksum_crc32c: sent.checksum_crc32c,
@@ -1474,14 +1537,17 @@ impl S3 for Store {
             ..Default::default()
         };
         let hasher = hasher_for(&sent, i.checksum_algorithm.as_ref())?;
-        let got = self.receive(i.body, hasher, None).await?;
-        if let Err(e) = verify_checksums(&mut sent, req.trailing_headers, &got.checksum) {
+        let md5 = self.md5_etags || i.content_md5.is_some();
+        let got = self.receive(i.body, hasher, None, md5).await?;
+        if let Err(e) = check_content_md5(i.content_md5.as_deref(), &got)
+            .and_then(|()| verify_checksums(&mut sent, req.trailing_headers, &got.checksum))
+        {
             let _ = std::fs::remove_file(self.blob_path(&got.blob));
             return Err(e);
         }
         self.commit_part(i.upload_id, n, &got).await?;
         Ok(S3Response::new(UploadPartOutput {
-            e_tag: Some(etag(&got.md5)),
+            e_tag: Some(etag(&got.etag)),
             checksum_crc32: sent.checksum_crc32,
             checksum_crc32c: sent.checksum_crc32c,
             checksum_sha1: sent.checksum_sha1,
@@ -1536,7 +1602,7 @@ impl S3 for Store {
         self.commit_part(i.upload_id, n, &got).await?;
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
-                e_tag: Some(etag(&got.md5)),
+                e_tag: Some(etag(&got.etag)),
                 last_modified: Some(ts(now_ms())),
                 ..Default::default()
             }),
@@ -2077,7 +2143,7 @@ impl Store {
         let part = PartMeta {
             blob: got.blob.clone(),
             size: got.size,
-            etag: got.md5.clone(),
+            etag: got.etag.clone(),
             modified_ms: now_ms(),
         };
         let r = self

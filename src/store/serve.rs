@@ -18,7 +18,13 @@ pub async fn serve_direct(
     access_key: &str,
     secret: &str,
 ) -> anyhow::Result<()> {
-    let store = Store::open(path)?;
+    serve_store(Store::open(path)?, listener, access_key, secret).await;
+    Ok(())
+}
+
+/// Serves `store` (a handle, perhaps with other options than [`Store::open`]'s) as
+/// [`serve_direct`] does.
+pub async fn serve_store(store: Store, listener: TcpListener, access_key: &str, secret: &str) {
     let mut b = S3ServiceBuilder::new(store);
     b.set_auth(SimpleAuth::from_single(access_key, secret));
     b.set_access(crate::policy::SignedOnly);
@@ -30,5 +36,4 @@ pub async fn serve_direct(
         Duration::from_secs(1),
     )
     .await;
-    Ok(())
 }

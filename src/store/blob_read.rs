@@ -11,6 +11,7 @@
 use bytes::Bytes;
 use futures::Stream;
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// Ranges up to this size are read before the response starts.
@@ -29,7 +30,9 @@ pub fn stream(
     len: u64,
 ) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static> {
     let first = if len <= INLINE {
-        Some(read_at(&f, start, len)?)
+        let mut buf = vec![0u8; len as usize];
+        f.read_exact_at(&mut buf, start)?;
+        Some(Bytes::from(buf))
     } else {
         None
     };
@@ -51,7 +54,7 @@ pub fn stream(
             }
             let n = CHUNK.min(end - pos);
             let file = Arc::clone(&f);
-            let b = tokio::task::spawn_blocking(move || read_at(&file, pos, n))
+            let b = tokio::task::spawn_blocking(move || read_chunk(&file, pos, n))
                 .await
                 .map_err(io::Error::other)??;
             Ok(Some((b, (f, pos + n, end, None))))
@@ -62,10 +65,11 @@ pub fn stream(
 /// Exactly `len` bytes at `pos`, or `UnexpectedEof`.
 ///
 /// Read into the buffer's spare capacity (`read_to_end` on a `File` never zeroes it first;
-/// `pread` needs an initialised slice, and zeroing it was 5 % of an embedded GET's CPU). That
-/// moves the file position, which is fine: each stream reads its own descriptor, one chunk
-/// after the other.
-fn read_at(f: &std::fs::File, pos: u64, len: u64) -> io::Result<Bytes> {
+/// `pread` needs an initialised slice, and zeroing 512 KiB chunks was 5 % of an embedded
+/// GET's CPU). That moves the file position, which is fine: each stream reads its own
+/// descriptor, one chunk after the other. (Inline ranges keep one `pread`: one syscall, and
+/// zeroing at most 128 KiB costs less than a second one.)
+fn read_chunk(f: &std::fs::File, pos: u64, len: u64) -> io::Result<Bytes> {
     use std::io::{Read, Seek, SeekFrom};
     let mut r = f;
     r.seek(SeekFrom::Start(pos))?;

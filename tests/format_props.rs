@@ -8,14 +8,23 @@ use s3seal::format::size::{ByteRange, RangePlan, plain_len, stored_len};
 use s3seal::format::{Dek, Expect, OpenError, StreamOpener, StreamSealer};
 
 /// Splits `data` at the given cut points (taken modulo its length), so chunk sizes vary
-/// within one stream, including 1-byte and empty chunks.
+/// within one stream, including 1-byte and empty chunks. Every other chunk is a slice of one
+/// shared buffer (the opener must copy it) and the rest are owned (opened in place).
 fn chunks(data: &[u8], cuts: &[usize]) -> Vec<Bytes> {
     let mut pts: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
     pts.push(0);
     pts.push(data.len());
     pts.sort_unstable();
+    let whole = Bytes::copy_from_slice(data);
     pts.windows(2)
-        .map(|w| Bytes::copy_from_slice(&data[w[0]..w[1]]))
+        .enumerate()
+        .map(|(i, w)| {
+            if i % 2 == 1 {
+                whole.slice(w[0]..w[1])
+            } else {
+                Bytes::copy_from_slice(&data[w[0]..w[1]])
+            }
+        })
         .collect()
 }
 

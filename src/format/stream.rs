@@ -210,8 +210,35 @@ impl StreamOpener {
     }
 
     /// Accepts stored bytes; appends the plaintext of every complete, verified segment.
+    ///
+    /// A chunk no one else holds (the embedded store's reads) is opened in place: only the
+    /// bytes that complete a segment begun in an earlier chunk are copied. A shared chunk
+    /// (hyper's share its read buffer) is copied whole, since decrypting writes over it.
     pub fn push(&mut self, chunk: Bytes, out: &mut Vec<Bytes>) -> Result<(), OpenError> {
-        self.buf.extend_from_slice(&chunk);
+        let mut chunk = match chunk.try_into_mut() {
+            Ok(own) => own,
+            Err(shared) => {
+                self.buf.extend_from_slice(&shared);
+                return self.open_complete(out);
+            }
+        };
+        if !self.buf.is_empty() {
+            let need = self.next_len().saturating_sub(self.buf.len());
+            self.buf
+                .extend_from_slice(&chunk.split_to(need.min(chunk.len())));
+            self.open_complete(out)?;
+            if !self.buf.is_empty() {
+                // The chunk ended before the segment did (then nothing of it is left).
+                self.buf.extend_from_slice(&chunk);
+                return Ok(());
+            }
+        }
+        self.buf = chunk;
+        self.open_complete(out)
+    }
+
+    /// Opens every complete segment at the front of `buf`.
+    fn open_complete(&mut self, out: &mut Vec<Bytes>) -> Result<(), OpenError> {
         loop {
             let len = self.next_len();
             if self.buf.len() < len {
@@ -396,11 +423,34 @@ mod tests {
     ) -> Result<Vec<u8>, OpenError> {
         let mut o = StreamOpener::new(dek, seg, expect);
         let mut out = Vec::new();
-        for c in stored.chunks(chunk.max(1)) {
-            o.push(Bytes::copy_from_slice(c), &mut out)?;
-        }
+        push_mixed(&mut o, stored, chunk, &mut out)?;
         o.finish(&mut out)?;
         Ok(out.concat())
+    }
+
+    /// Pushes `stored` in `chunk`-sized pieces, alternating chunks the opener may take
+    /// (opened in place) with chunks that share their memory (copied), so both paths and every
+    /// hand-over between them are exercised.
+    fn push_mixed(
+        o: &mut StreamOpener,
+        stored: &[u8],
+        chunk: usize,
+        out: &mut Vec<Bytes>,
+    ) -> Result<(), OpenError> {
+        let whole = Bytes::copy_from_slice(stored);
+        let step = chunk.max(1);
+        for (i, at) in (0..stored.len()).step_by(step).enumerate() {
+            let end = (at + step).min(stored.len());
+            let piece = if i % 3 == 1 {
+                whole.slice(at..end)
+            } else {
+                Bytes::copy_from_slice(&stored[at..end])
+            };
+            o.push(piece, out)?;
+        }
+        // The shared chunks were decrypted from copies: what they share is untouched.
+        assert_eq!(&whole[..], stored);
+        Ok(())
     }
 
     #[test]
@@ -568,9 +618,7 @@ mod tests {
     ) -> Result<Vec<u8>, OpenError> {
         let mut o = StreamOpener::with_spans(dek, seg, spans);
         let mut out = Vec::new();
-        for c in stored.chunks(777) {
-            o.push(Bytes::copy_from_slice(c), &mut out)?;
-        }
+        push_mixed(&mut o, stored, 777, &mut out)?;
         o.finish(&mut out)?;
         Ok(out.concat())
     }

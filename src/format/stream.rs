@@ -1,5 +1,5 @@
-//! Streaming seal and open over `Bytes` chunks of any size, in constant memory (one segment
-//! buffered at a time).
+//! Streaming seal and open over `Bytes` chunks of any size, in constant memory: at most one
+//! segment buffered, besides the chunk being opened in place.
 
 use super::layout::Span;
 use super::segment::{HEADER_LEN, KeyDomain, SegmentHeader, StreamKey, TAG_LEN};

@@ -178,8 +178,6 @@ struct Received {
     size: u64,
     /// Hex MD5 of the body when it was computed (see [`Store::receive`]), else a random id.
     etag: String,
-    /// The body's MD5, when computed.
-    md5: Option<String>,
     checksum: Checksum,
 }
 
@@ -203,20 +201,13 @@ async fn write_batch(
     .map_err(std::io::Error::other)?
 }
 
-/// S3's BadDigest when the request's Content-MD5 is not the body's.
-fn check_content_md5(sent: Option<&str>, got: &Received) -> S3Result<()> {
-    let Some(sent) = sent else {
-        return Ok(());
-    };
+/// S3's BadDigest when the request's Content-MD5 (base64) is not the body's (hex).
+fn check_content_md5(sent: &str, md5_hex: &str) -> S3Result<()> {
     use base64::Engine;
-    let want = base64::engine::general_purpose::STANDARD
-        .decode(sent)
-        .map(hex::encode)
-        .ok();
-    if want.is_none() || want != got.md5 {
-        return Err(s3_error!(BadDigest, "Content-MD5 does not match the body"));
+    match base64::engine::general_purpose::STANDARD.decode(sent) {
+        Ok(want) if hex::encode(&want) == md5_hex => Ok(()),
+        _ => Err(s3_error!(BadDigest, "Content-MD5 does not match the body")),
     }
-    Ok(())
 }
 
 fn checksum_map(c: &Checksum) -> BTreeMap<String, String> {
@@ -255,14 +246,15 @@ impl Store {
     }
 
     /// Streams `body` to a temp file while hashing, fsyncs it and moves it into `blobs/`.
-    /// The MD5 is computed when `md5` is set (Content-MD5 to check, or S3 ETags wanted).
-    /// One batch is written while the next is received.
+    /// The MD5 is computed when this handle's ETags are MD5s or `content_md5` must be
+    /// checked; a mismatch is BadDigest before anything is kept. One batch is written while
+    /// the next is received.
     async fn receive(
         &self,
         body: Option<StreamingBlob>,
         mut hasher: s3s::checksum::ChecksumHasher,
         expected: Option<u64>,
-        md5: bool,
+        content_md5: Option<&str>,
     ) -> S3Result<Received> {
         let id = new_id();
         let tmp = self.tmp_path(&id);
@@ -274,7 +266,7 @@ impl Store {
                     std::fs::File::create(tmp)
                 }))
             };
-            let mut md5 = md5.then(s3s::crypto::Md5::new);
+            let mut md5 = (self.md5_etags || content_md5.is_some()).then(s3s::crypto::Md5::new);
             let mut size = 0u64;
             let mut batch = Vec::new();
             let mut batched = 0;
@@ -319,6 +311,10 @@ impl Store {
                     "body is {size} bytes, expected {n}"
                 ));
             }
+            let md5 = md5.map(|m| hex::encode(m.finalize()));
+            if let (Some(sent), Some(got)) = (content_md5, &md5) {
+                check_content_md5(sent, got)?;
+            }
             let f = write_batch(f, batch).await.map_err(internal)?;
             tokio::task::spawn_blocking(move || f.sync_all())
                 .await
@@ -331,12 +327,10 @@ impl Store {
                 .await
                 .map_err(|e| internal(e.into()))?
                 .map_err(internal)?;
-            let md5 = md5.map(|m| hex::encode(m.finalize()));
             Ok(Received {
                 blob: id.clone(),
                 size,
-                etag: md5.clone().unwrap_or_else(new_id),
-                md5,
+                etag: md5.unwrap_or_else(new_id),
                 checksum: hasher.finalize(),
             })
         }
@@ -354,7 +348,7 @@ impl Store {
         let body = super::blob_read::stream(f, start, len)
             .map_err(|e| s3_error!(e, InternalError, "stored body unreadable"))?;
         let body = StreamingBlob::wrap(body);
-        self.receive(Some(body), Default::default(), Some(len), self.md5_etags)
+        self.receive(Some(body), Default::default(), Some(len), None)
             .await
     }
 
@@ -910,15 +904,12 @@ impl S3 for Store {
             None => Vec::new(),
         };
         // Length is enforced by the HTTP layer (a short body is a stream error).
-        let md5 = self.md5_etags || input.content_md5.is_some();
-        let got = self.receive(input.body, hasher, None, md5).await?;
+        let got = self
+            .receive(input.body, hasher, None, input.content_md5.as_deref())
+            .await?;
         let cleanup = |s: &Store, id: &str| {
             let _ = std::fs::remove_file(s.blob_path(id));
         };
-        if let Err(e) = check_content_md5(input.content_md5.as_deref(), &got) {
-            cleanup(self, &got.blob);
-            return Err(e);
-        }
         if let Err(e) = verify_checksums(&mut sent, req.trailing_headers, &got.checksum) {
             cleanup(self, &got.blob);
             return Err(e);
@@ -1537,11 +1528,10 @@ impl S3 for Store {
             ..Default::default()
         };
         let hasher = hasher_for(&sent, i.checksum_algorithm.as_ref())?;
-        let md5 = self.md5_etags || i.content_md5.is_some();
-        let got = self.receive(i.body, hasher, None, md5).await?;
-        if let Err(e) = check_content_md5(i.content_md5.as_deref(), &got)
-            .and_then(|()| verify_checksums(&mut sent, req.trailing_headers, &got.checksum))
-        {
+        let got = self
+            .receive(i.body, hasher, None, i.content_md5.as_deref())
+            .await?;
+        if let Err(e) = verify_checksums(&mut sent, req.trailing_headers, &got.checksum) {
             let _ = std::fs::remove_file(self.blob_path(&got.blob));
             return Err(e);
         }

@@ -7,6 +7,9 @@
 //! Small ranges are read here at once (`pread` of at most [`INLINE`] bytes from the page
 //! cache, cheaper than one hand-off; the file was opened on this thread already), larger ones
 //! in [`CHUNK`] pieces, each one blocking-pool job reading straight into the chunk it yields.
+//! The next chunk's read starts when one is handed on, so reading overlaps what the consumer
+//! does with it (the gateway decrypts, hyper sends): one chunk ahead, never more, so a stream
+//! holds at most two.
 
 use bytes::Bytes;
 use futures::Stream;
@@ -37,29 +40,41 @@ pub fn stream(
         None
     };
     let f = Arc::new(f);
-    let state = (f, start, start + len, first);
+    let state = (f, start, start + len, first, None);
     Ok(futures::stream::try_unfold(
         state,
-        |(f, pos, end, first)| async move {
+        |(f, pos, end, first, ahead): (_, u64, u64, _, Option<Pending>)| async move {
             if let Some(b) = first {
                 // Inline: the whole range is already here.
                 return Ok(if b.is_empty() {
                     None
                 } else {
-                    Some((b, (f, end, end, None)))
+                    Some((b, (f, end, end, None, None)))
                 });
             }
             if pos >= end {
                 return Ok(None);
             }
             let n = CHUNK.min(end - pos);
-            let file = Arc::clone(&f);
-            let b = tokio::task::spawn_blocking(move || read_chunk(&file, pos, n))
-                .await
-                .map_err(io::Error::other)??;
-            Ok(Some((b, (f, pos + n, end, None))))
+            let this = match ahead {
+                Some(p) => p,
+                None => spawn_read(&f, pos, n),
+            };
+            let b = this.await.map_err(io::Error::other)??;
+            // Start the next read before this chunk is handed on, so the disk read overlaps
+            // what the consumer does with this one (decrypting, sending).
+            let next = end - (pos + n);
+            let ahead = (next > 0).then(|| spawn_read(&f, pos + n, CHUNK.min(next)));
+            Ok(Some((b, (f, pos + n, end, None, ahead))))
         },
     ))
+}
+
+type Pending = tokio::task::JoinHandle<io::Result<Bytes>>;
+
+fn spawn_read(f: &Arc<std::fs::File>, pos: u64, len: u64) -> Pending {
+    let file = Arc::clone(f);
+    tokio::task::spawn_blocking(move || read_chunk(&file, pos, len))
 }
 
 /// Exactly `len` bytes at `pos`, or `UnexpectedEof`.

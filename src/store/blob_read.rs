@@ -56,10 +56,7 @@ pub fn stream(
                 return Ok(None);
             }
             let n = CHUNK.min(end - pos);
-            let this = match ahead {
-                Some(p) => p,
-                None => spawn_read(&f, pos, n),
-            };
+            let this = ahead.unwrap_or_else(|| spawn_read(&f, pos, n));
             let b = this.await.map_err(io::Error::other)??;
             // Start the next read before this chunk is handed on, so the disk read overlaps
             // what the consumer does with this one (decrypting, sending).

@@ -41,7 +41,7 @@ pub mod format;
 pub mod gateway;
 pub mod keyrules;
 pub mod keys;
-mod lean;
+pub(crate) mod lean;
 pub mod metrics;
 pub mod policy;
 pub mod preauth;

@@ -186,6 +186,11 @@ impl Metrics {
         );
         let _ = writeln!(
             o,
+            "# HELP s3seal_upstream_list_pages_scanned_total ListObjectsV2 pages from a remote store on the lean path whose sizes and ETags were rewritten in the store's own XML, not parsed and serialised again (a page the scan does not fully understand is parsed).\n# TYPE s3seal_upstream_list_pages_scanned_total counter\ns3seal_upstream_list_pages_scanned_total {}",
+            crate::lean::pages_scanned()
+        );
+        let _ = writeln!(
+            o,
             "# HELP s3seal_in_flight_requests Requests being served now.\n# TYPE s3seal_in_flight_requests gauge\ns3seal_in_flight_requests {}",
             self.in_flight.load(Ordering::Relaxed)
         );

@@ -2,6 +2,7 @@
 //! failed-login throttling, the concurrency limit, one log line per request, and graceful
 //! shutdown. Everything S3 is handed to the s3s service (SigV4, routing, XML).
 
+use crate::lean::listing::Spliced;
 use crate::metrics::{External, Metrics};
 use crate::policy::RequestInfo;
 use crate::seal::Seal;
@@ -488,6 +489,14 @@ impl Router {
         let peer = self.peer;
         Box::pin(async move {
             let mut resp = fut.await?;
+            // A listing rewritten in place goes out as the body (s3s serialised a placeholder).
+            if let Some(Spliced(page)) = resp.extensions_mut().remove::<Spliced>() {
+                resp.headers_mut().insert(
+                    http::header::CONTENT_LENGTH,
+                    http::HeaderValue::from(page.len()),
+                );
+                *resp.body_mut() = s3s::Body::from(page);
+            }
             // s3s answers every successful HEAD with 200 (it ignores S3Response::status);
             // S3 answers a HEAD with Range or partNumber as it would the GET: 206.
             if is_head

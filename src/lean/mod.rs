@@ -10,6 +10,7 @@
 //! a path-style `http://` endpoint with static credentials (`applies`); TLS, virtual-host
 //! addressing and the credential chain stay on the SDK.
 
+pub(crate) mod listing;
 mod reply;
 mod wire;
 
@@ -39,6 +40,14 @@ static SDK: AtomicU64 = AtomicU64::new(0);
 /// (lean, sdk) object calls so far in this process; both stay 0 when the lean path is off.
 pub(crate) fn counts() -> (u64, u64) {
     (LEAN.load(Ordering::Relaxed), SDK.load(Ordering::Relaxed))
+}
+
+/// ListObjectsV2 pages handed over scanned ([`listing`]) rather than parsed.
+static SCANNED: AtomicU64 = AtomicU64::new(0);
+
+/// Pages listed by scanning so far in this process (for `/metrics`).
+pub(crate) fn pages_scanned() -> u64 {
+    SCANNED.load(Ordering::Relaxed)
 }
 
 /// Counts which path a call takes.
@@ -536,6 +545,17 @@ impl S3 for Lean {
             .await?;
         let (parts, body) = resp.into_parts();
         let xml = body.collect().await.map_err(dispatch)?.to_bytes();
+        if req.extensions.get::<listing::WantRaw>().is_some()
+            && let Some(page) = listing::scan(xml.clone())
+        {
+            let mut r = S3Response::with_headers(
+                reply::list_v2_head(&parts.headers),
+                reply::id_headers(&parts.headers),
+            );
+            r.extensions.insert(page);
+            SCANNED.fetch_add(1, Ordering::Relaxed);
+            return Ok(r);
+        }
         match reply::list_v2_output(&parts.headers, &xml) {
             Ok(out) => Ok(S3Response::with_headers(
                 out,

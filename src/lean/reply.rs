@@ -171,10 +171,7 @@ pub fn upload_part_output(h: &HeaderMap) -> UploadPartOutput {
 /// A ListObjectsV2 answer (`ListBucketResult`). Strict: an element it does not know is an
 /// error, and the caller asks again through the SDK rather than drop what the store said.
 pub fn list_v2_output(h: &HeaderMap, xml: &[u8]) -> Result<ListObjectsV2Output, s3s::xml::DeError> {
-    let mut out = ListObjectsV2Output {
-        request_charged: string(h, &X_AMZ_REQUEST_CHARGED),
-        ..Default::default()
-    };
+    let mut out = list_v2_head(h);
     let (mut contents, mut prefixes) = (Vec::new(), Vec::new());
     let mut d = s3s::xml::Deserializer::new(xml);
     d.element(|d, _root| {
@@ -200,6 +197,14 @@ pub fn list_v2_output(h: &HeaderMap, xml: &[u8]) -> Result<ListObjectsV2Output, 
     out.contents = (!contents.is_empty()).then_some(contents);
     out.common_prefixes = (!prefixes.is_empty()).then_some(prefixes);
     Ok(out)
+}
+
+/// What a ListObjectsV2 answer's headers say (its page is in the body).
+pub fn list_v2_head(h: &HeaderMap) -> ListObjectsV2Output {
+    ListObjectsV2Output {
+        request_charged: string(h, &X_AMZ_REQUEST_CHARGED),
+        ..Default::default()
+    }
 }
 
 /// The request-id headers s3s-aws copies onto its answers.

@@ -7,6 +7,7 @@
 
 use super::{etag, sub_request};
 use crate::format::size;
+use crate::lean::listing::Listing;
 use crate::upstream::Upstream;
 use futures::{StreamExt, stream};
 use s3s::S3Request;
@@ -87,6 +88,54 @@ pub(super) fn translate(objects: &mut [Object], segment: u32) {
             }
             o.checksum_algorithm = None;
             o.checksum_type = None;
+        }
+    }
+}
+
+impl super::Seal {
+    /// [`translate`] and [`Self::list_sizes`] for a page the lean upstream scanned instead of
+    /// parsing: sizes and ETags are written into the store's own XML.
+    pub(super) async fn translate_page<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        page: &mut Listing,
+    ) {
+        for e in &mut page.entries {
+            if e.stored < 0 {
+                continue;
+            }
+            if let Some(plain) = size::plain_len(e.stored as u64, self.segment) {
+                e.size_out = Some(plain as i64);
+                // etag::visible: a value with no part count gets `-1`.
+                e.etag_part_count = e.parts.is_none();
+                e.drop_checksums = true;
+            }
+        }
+        // Multipart objects of 2+ parts: sizes from their layouts, as for a parsed page.
+        let multi: Vec<usize> = (0..page.entries.len())
+            .filter(|&i| page.entries[i].parts.is_some_and(|n| n >= 2))
+            .collect();
+        if multi.is_empty() {
+            return;
+        }
+        let mut found: Vec<Object> = multi
+            .iter()
+            .map(|&i| Object {
+                key: page.key(i),
+                e_tag: page.etag(i),
+                ..Default::default()
+            })
+            .collect();
+        let stored: Vec<Option<i64>> = multi
+            .iter()
+            .map(|&i| Some(page.entries[i].stored))
+            .collect();
+        self.list_sizes(req, bucket, &mut found, &stored).await;
+        for (&i, o) in multi.iter().zip(&found) {
+            if o.size.is_some() {
+                page.entries[i].size_out = o.size;
+            }
         }
     }
 }

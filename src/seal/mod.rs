@@ -23,6 +23,7 @@ mod upload_id;
 
 pub use keyring::SealKeys;
 
+use crate::lean::listing::{Listing, Spliced, WantRaw};
 use crate::upstream::Upstream;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
@@ -438,7 +439,16 @@ impl S3 for Seal {
         }
         let bucket = req.input.bucket.clone();
         let sub = sub_request(&req, ());
+        if !zero {
+            req.extensions.insert(WantRaw);
+        }
         let mut resp = self.up.list_objects_v2(req).await?;
+        // The lean upstream hands over the store's page as it came: rewrite it in place.
+        if let Some(mut page) = resp.extensions.remove::<Listing>() {
+            self.translate_page(&sub, &bucket, &mut page).await;
+            resp.extensions.insert(Spliced(page.splice()));
+            return Ok(resp);
+        }
         if let Some(c) = resp.output.contents.as_mut() {
             list::fill_missing_etags(&self.up, self.local_root.as_deref(), &sub, &bucket, c).await;
             let stored: Vec<Option<i64>> = c.iter().map(|o| o.size).collect();

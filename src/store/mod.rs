@@ -30,6 +30,7 @@ mod blob_read;
 pub mod import;
 pub mod index;
 mod s3;
+pub(crate) use s3::percent_decode;
 pub mod serve;
 
 use index::{Journal, Rec, State};

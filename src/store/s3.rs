@@ -86,7 +86,8 @@ fn parse_tagging(s: &str) -> S3Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+/// `%XX` sequences decoded; None if malformed or not UTF-8.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -24,8 +24,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Largest read buffer per client connection (hyper's default is ~408 KiB). A request head
 /// must fit in it (S3 caps headers far below), and a streamed body is read through it: 128
-/// KiB kept uploads at their speed and, with the lean client's 256 KiB, took the gateway's
-/// peak RSS under 64 streams from 128–168 to 91–95 MiB (docs/PERFORMANCE.md, round 6).
+/// KiB kept uploads at their speed and took the gateway's peak RSS under 64 streams from
+/// 130–168 to 102–114 MiB (docs/PERFORMANCE.md, round 6).
 const READ_BUF_MAX: usize = 128 * 1024;
 /// A client that has not finished its TLS handshake by then is dropped.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);

@@ -102,14 +102,12 @@ pub fn lean_for(cfg: &UpstreamConfig, sdk: Upstream, creds: Option<(String, Stri
     conn.set_nodelay(true);
     // Idle connections are dropped before common store keep-alive limits (S3 ~20 s, nginx
     // 75 s) would close them under a request whose streamed body could not be sent again.
-    let mut b = Client::builder(TokioExecutor::new());
-    b.pool_idle_timeout(std::time::Duration::from_secs(15))
-        .pool_timer(hyper_util::rt::TokioTimer::new());
-    // hyper reads a store's answer in gulps of up to ~408 KiB by default, one buffer per
-    // pooled connection. 256 KiB kept a single GET within noise of that (128 KiB cost ~12 %)
-    // and cuts memory per concurrent stream (`READ_BUF_MAX` in server.rs; PERFORMANCE.md).
-    b.http1_max_buf_size(256 * 1024);
-    let http = b.build(conn);
+    // hyper's default read buffer (up to ~408 KiB per pooled connection) is kept: capping it
+    // at 256 KiB cost a large GET ~15-20 % in the e2e bench (docs/PERFORMANCE.md, round 6).
+    let http = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(std::time::Duration::from_secs(15))
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .build(conn);
     let target = Target {
         origin: format!("http://{authority}"),
         region: region.clone(),

@@ -497,11 +497,7 @@ impl Router {
             let mut resp = fut.await?;
             // A listing rewritten in place goes out as the body (s3s serialised a placeholder).
             if let Some(Spliced(page)) = resp.extensions_mut().remove::<Spliced>() {
-                resp.headers_mut().insert(
-                    http::header::CONTENT_LENGTH,
-                    http::HeaderValue::from(page.len()),
-                );
-                *resp.body_mut() = s3s::Body::from(page);
+                replace_body(&mut resp, page);
             }
             // s3s answers every successful HEAD with 200 (it ignores S3Response::status);
             // S3 answers a HEAD with Range or partNumber as it would the GET: 206.
@@ -524,22 +520,14 @@ impl Router {
                 // One request id per request: the error body names the x-amz-request-id
                 // header's (s3s generates its own).
                 if let Some(fixed) = with_request_id(&doc, &request_id) {
-                    resp.headers_mut().insert(
-                        http::header::CONTENT_LENGTH,
-                        http::HeaderValue::from(fixed.len()),
-                    );
-                    *resp.body_mut() = s3s::Body::from(fixed);
+                    replace_body(&mut resp, fixed);
                 }
             }
             if facts.op.get().is_some_and(|op| op == "GetObjectAttributes")
                 && resp.status().is_success()
                 && let Some(fixed) = resp.body().bytes().and_then(|b| unquoted_etag(&b))
             {
-                resp.headers_mut().insert(
-                    http::header::CONTENT_LENGTH,
-                    http::HeaderValue::from(fixed.len()),
-                );
-                *resp.body_mut() = s3s::Body::from(fixed);
+                replace_body(&mut resp, fixed);
             }
             let status = resp.status().as_u16();
             if facts.authenticated.load(Ordering::Relaxed) {
@@ -677,6 +665,16 @@ async fn ready(ops: &Ops) -> s3s::HttpResponse {
         Ok(Err(e)) => text(503, format!("upstream not ready: {e}\n")),
         Err(_) => text(503, "upstream not ready: no answer within 5 s\n".into()),
     }
+}
+
+/// `resp` with `body` in place of its own, and a Content-Length to match.
+fn replace_body(resp: &mut s3s::HttpResponse, body: impl Into<Bytes>) {
+    let body = body.into();
+    resp.headers_mut().insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(body.len()),
+    );
+    *resp.body_mut() = s3s::Body::from(body);
 }
 
 fn text(status: u16, body: String) -> s3s::HttpResponse {

@@ -76,13 +76,17 @@ async fn local_etag(root: &std::path::Path, bucket: &str, key: &str) -> Option<s
     Some(s3s::dto::ETag::Strong(tag.to_owned()))
 }
 
+/// The plaintext size of an entry listed with `stored` bytes, or None when that size cannot
+/// be a sealed object (a plaintext object from before the gateway, shown as stored).
+fn sealed_plain(stored: i64, segment: u32) -> Option<i64> {
+    let stored = u64::try_from(stored).ok()?;
+    size::plain_len(stored, segment).map(|p| p as i64)
+}
+
 pub(super) fn translate(objects: &mut [Object], segment: u32) {
     for o in objects {
-        let Some(stored) = o.size.filter(|s| *s >= 0) else {
-            continue;
-        };
-        if let Some(plain) = size::plain_len(stored as u64, segment) {
-            o.size = Some(plain as i64);
+        if let Some(plain) = o.size.and_then(|s| sealed_plain(s, segment)) {
+            o.size = Some(plain);
             if let Some(e) = &o.e_tag {
                 o.e_tag = Some(etag::visible(e));
             }
@@ -102,11 +106,8 @@ impl super::Seal {
         page: &mut Listing,
     ) {
         for e in &mut page.entries {
-            if e.stored < 0 {
-                continue;
-            }
-            if let Some(plain) = size::plain_len(e.stored as u64, self.segment) {
-                e.size_out = Some(plain as i64);
+            if let Some(plain) = sealed_plain(e.stored, self.segment) {
+                e.size_out = Some(plain);
                 // etag::visible: a value with no part count gets `-1`.
                 e.etag_part_count = e.parts.is_none();
                 e.drop_checksums = true;
@@ -175,11 +176,8 @@ pub(super) fn empty_page(out: &mut impl Page) {
 /// parts then get their size from their layout, as in LIST: docs/FORMAT.md §4).
 pub(super) fn translate_versions(versions: &mut [ObjectVersion], segment: u32) {
     for v in versions {
-        let Some(stored) = v.size.filter(|s| *s >= 0) else {
-            continue;
-        };
-        if let Some(plain) = size::plain_len(stored as u64, segment) {
-            v.size = Some(plain as i64);
+        if let Some(plain) = v.size.and_then(|s| sealed_plain(s, segment)) {
+            v.size = Some(plain);
             if let Some(e) = &v.e_tag {
                 v.e_tag = Some(etag::visible(e));
             }

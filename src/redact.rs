@@ -4,8 +4,11 @@
 //! tokens, cookies, secrets and passwords) before it is written. Dependencies (s3s, the AWS
 //! SDK) log whole requests at debug and trace; this is the one place that sees all of it.
 
+use memchr::memmem::Finder;
 use sha2::Digest;
+use std::borrow::Cow;
 use std::io::Write;
+use std::sync::LazyLock;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Field or header names (matched case-insensitively anywhere in a name) whose values are
@@ -27,6 +30,15 @@ const SECRET_NAMES: &[&str] = &[
 
 const REDACTED: &str = "[redacted]";
 
+/// One searcher per name, built once: every log line (an access-log line per request) is
+/// searched for all of them.
+static FINDERS: LazyLock<Vec<Finder<'static>>> = LazyLock::new(|| {
+    SECRET_NAMES
+        .iter()
+        .map(|n| Finder::new(n.as_bytes()))
+        .collect()
+});
+
 /// A short, stable stand-in for a string a user typed as an access key, which may be a secret
 /// pasted into the wrong field: equal inputs give equal hints, the input is not recoverable.
 pub fn key_hint(s: &str) -> String {
@@ -36,16 +48,16 @@ pub fn key_hint(s: &str) -> String {
 
 /// `line` with the value after each secret name (`name=value`, `name: value`, `"name":
 /// "value"`, quoted or escaped-quoted) replaced by `[redacted]`.
-pub fn redact(line: &str) -> String {
+pub fn redact(line: &str) -> Cow<'_, str> {
     let lower = line.to_ascii_lowercase();
     let b = line.as_bytes();
     // Byte ranges to blank, found first, then applied in order.
     let mut cuts: Vec<(usize, usize)> = Vec::new();
-    for name in SECRET_NAMES {
+    for name in FINDERS.iter() {
         let mut from = 0;
-        while let Some(at) = lower[from..].find(name) {
+        while let Some(at) = name.find(&lower.as_bytes()[from..]) {
             let start = from + at;
-            from = start + name.len();
+            from = start + name.needle().len();
             if let Some(range) = value_after(b, from) {
                 from = range.1.max(from);
                 cuts.push(range);
@@ -53,7 +65,7 @@ pub fn redact(line: &str) -> String {
         }
     }
     if cuts.is_empty() {
-        return line.to_owned();
+        return Cow::Borrowed(line);
     }
     cuts.sort_unstable();
     let mut out = String::with_capacity(line.len());
@@ -68,7 +80,7 @@ pub fn redact(line: &str) -> String {
         pos = e;
     }
     out.push_str(&line[pos..]);
-    out
+    Cow::Owned(out)
 }
 
 /// Where the value of a name ending at `i` lies, if a `=` or `:` follows the rest of the

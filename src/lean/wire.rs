@@ -1,24 +1,20 @@
 //! Building and signing one S3 request by hand: the path-style URL with S3's key encoding, and
-//! a SigV4 header signature from aws-sigv4 (the SDK's own signer, so canonicalisation is the
-//! one every S3 store already accepts). Bodies are never hashed: `UNSIGNED-PAYLOAD`, as the
-//! SDK sends for streamed bodies; the segments carry their own authentication.
+//! a SigV4 header signature (`sigv4`, checked against the SDK's own signer). Bodies are never
+//! hashed: `UNSIGNED-PAYLOAD`, as the SDK sends for streamed bodies; the segments carry their
+//! own authentication.
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
+use super::sigv4::Signer;
 use http::{HeaderName, HeaderValue, Method, Request};
 use std::fmt::Write;
 use std::time::SystemTime;
 
-/// Where requests go: `http://host:port` and the region they are signed for.
+/// Where requests go: `http://host:port`, and how they are signed.
 pub struct Target {
     /// `scheme://authority`, no trailing slash.
     pub origin: String,
-    pub region: String,
-    pub creds: Credentials,
+    /// What the Host header will carry: the authority without a default port.
+    pub host: String,
+    pub signer: Signer,
 }
 
 /// Appends `s` percent-encoded as S3 expects in a URI: everything but the unreserved
@@ -64,46 +60,21 @@ pub fn signed<B>(
     headers: Vec<(HeaderName, HeaderValue)>,
     body: B,
 ) -> Result<Request<B>, String> {
-    let uri = format!("{}{}", t.origin, path_and_query);
+    let mut map = http::HeaderMap::with_capacity(headers.len() + 3);
+    for (n, v) in headers {
+        map.append(n, v);
+    }
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    t.signer
+        .sign(&method, &t.host, path_and_query, &mut map, now);
     let mut req = Request::builder()
         .method(method)
-        .uri(&uri)
+        .uri(format!("{}{}", t.origin, path_and_query))
         .body(body)
         .map_err(|e| format!("request: {e}"))?;
-    let h = req.headers_mut();
-    for (n, v) in headers {
-        h.append(n, v);
-    }
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    let identity = t.creds.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&t.region)
-        .name("s3")
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .map_err(|e| format!("signing params: {e}"))?
-        .into();
-    let pairs: Vec<(&str, &str)> = req
-        .headers()
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
-        .collect();
-    let signable = SignableRequest::new(
-        req.method().as_str(),
-        uri.as_str(),
-        pairs.into_iter(),
-        SignableBody::UnsignedPayload,
-    )
-    .map_err(|e| format!("signing: {e}"))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| format!("signing: {e}"))?
-        .into_parts();
-    instructions.apply_to_request_http1x(&mut req);
+    *req.headers_mut() = map;
     Ok(req)
 }
 

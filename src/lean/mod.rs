@@ -109,14 +109,9 @@ pub fn lean_for(cfg: &UpstreamConfig, sdk: Upstream, creds: Option<(String, Stri
         .pool_idle_timeout(std::time::Duration::from_secs(15))
         .pool_timer(hyper_util::rt::TokioTimer::new())
         .build(conn);
-    // hyper's Host header leaves out a default port, and so must the signature.
-    let host = match authority.port_u16() {
-        Some(80) => authority.host().to_owned(),
-        _ => authority.as_str().to_owned(),
-    };
     let target = Target {
         origin: format!("http://{authority}"),
-        host,
+        host: wire::host_header(&authority),
         signer: sigv4::Signer::new(ak, sk, region.clone()),
     };
     Arc::new(Lean { sdk, target, http })

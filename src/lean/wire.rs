@@ -32,6 +32,15 @@ pub fn encode_into(out: &mut String, s: &str, keep_slash: bool) {
     }
 }
 
+/// The Host header hyper's client sends for an `http://` authority, which the signature must
+/// cover as sent: the authority without the default port 80.
+pub fn host_header(authority: &http::uri::Authority) -> String {
+    match authority.port_u16() {
+        Some(80) => authority.host().to_owned(),
+        _ => authority.as_str().to_owned(),
+    }
+}
+
 /// `/bucket/key?query` for path-style addressing (`/bucket?query` for a bucket operation: an
 /// empty key); `query` pairs must be sorted by name (the canonical request requires it; the
 /// store only needs them present).
@@ -81,6 +90,24 @@ pub fn signed<B>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signed_host_is_the_one_hyper_sends() {
+        for (authority, host) in [
+            ("store:80", "store"),
+            ("store", "store"),
+            ("127.0.0.1:9000", "127.0.0.1:9000"),
+            ("[::1]:80", "[::1]"),
+            ("[::1]:8080", "[::1]:8080"),
+            ("store:443", "store:443"),
+        ] {
+            assert_eq!(
+                host_header(&authority.parse().unwrap()),
+                host,
+                "{authority}"
+            );
+        }
+    }
 
     #[test]
     fn keys_keep_slashes_and_encode_everything_else_once() {

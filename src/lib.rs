@@ -19,6 +19,7 @@
 //! - [`gateway`]: assembles config + upstream + users + `Seal` into a service; used by the
 //!   binary and by the tests alike.
 //! - [`server`]: listener, `/healthz`, graceful shutdown.
+//! - [`logfmt`]: the fields of text log lines (cheap, every control character escaped).
 //! - [`policy`]: per-user grants (buckets, prefixes, read/write/delete/list/admin).
 //! - [`tls`]: the client listener's certificate, reloaded on SIGHUP.
 //! - [`rotate`]: rewrapping every DEK of a bucket under another KEK (`s3seal rotate`).
@@ -42,6 +43,7 @@ pub mod gateway;
 pub mod keyrules;
 pub mod keys;
 pub(crate) mod lean;
+pub mod logfmt;
 pub mod metrics;
 pub mod policy;
 pub mod preauth;

@@ -150,7 +150,7 @@ fn init_logs(json: bool) {
     if json {
         b.json().init();
     } else {
-        b.init();
+        b.fmt_fields(s3seal::logfmt::Fields).init();
     }
 }
 

@@ -1,4 +1,4 @@
-//! The `s3seal` binary itself: config errors, the embedded default's banner, and graceful
+//! The `s3seal` binary itself: config errors, the embedded default's banner, its logs, and graceful
 //! shutdown on SIGTERM.
 
 mod support;
@@ -238,25 +238,7 @@ async fn debug_logs_never_contain_secrets_keys_or_plaintext() {
             ),
         )
         .unwrap();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .env("S3SEAL_LOG", "debug")
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        out.read_line(&mut first).unwrap();
-        let endpoint = first.split_whitespace().last().unwrap().to_owned();
-        let stderr = child.stderr.take().unwrap();
-        let log = std::thread::spawn(move || {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut s).unwrap();
-            s
-        });
+        let (child, endpoint, log) = serve_logged(dir.path(), &cfg, "debug");
 
         let marker = "PLAINTEXT-MARKER-must-not-be-logged";
         let body: Vec<u8> = marker.repeat(4000).into_bytes();
@@ -291,15 +273,7 @@ async fn debug_logs_never_contain_secrets_keys_or_plaintext() {
         let bad = support::client(&endpoint, "loguser", "wrong-secret-value");
         assert!(bad.list_buckets().send().await.is_err());
 
-        // SIGTERM, so the gateway drains and flushes its logs.
-        let st = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(st.success());
-        child.wait().unwrap();
-        let logs = log.join().unwrap();
+        let logs = stop_logged(child, log);
         let kek_file = std::fs::read_to_string(dir.path().join("keys.toml")).unwrap();
         let kek = kek_file
             .lines()
@@ -328,6 +302,114 @@ async fn debug_logs_never_contain_secrets_keys_or_plaintext() {
                 "{format}: the {what} appears in the logs"
             );
         }
+    }
+}
+
+/// Runs `serve --config cfg` in `dir` with `S3SEAL_LOG=level`; returns the child, its
+/// endpoint and a thread collecting its stderr.
+fn serve_logged(
+    dir: &std::path::Path,
+    cfg: &std::path::Path,
+    level: &str,
+) -> (Child, String, std::thread::JoinHandle<String>) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(cfg)
+        .env("S3SEAL_LOG", level)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let endpoint = first.split_whitespace().last().unwrap().to_owned();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut s).unwrap();
+        s
+    });
+    (child, endpoint, log)
+}
+
+/// SIGTERM, so the gateway drains and flushes its logs; returns them.
+fn stop_logged(mut child: Child, log: std::thread::JoinHandle<String>) -> String {
+    let st = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    child.wait().unwrap();
+    log.join().unwrap()
+}
+
+/// An object's key is the client's text, and it reaches the log as a field value (the
+/// error line when its stored bytes fail authentication). Whatever it holds, every event
+/// stays one line with no terminal control codes: naming an object cannot forge a log line.
+#[tokio::test]
+async fn object_keys_cannot_forge_log_lines() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gw.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\nconsole_listen = \"127.0.0.1:0\"\n[upstream]\nkind = \"local\"\npath = \"data\"\n[keys]\nprovider = \"file\"\npath = \"keys.toml\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"loguser\"\nsecret_key = \"log-user-secret-0123\"\n",
+    )
+    .unwrap();
+    let (child, endpoint, log) = serve_logged(dir.path(), &cfg, "info");
+    let forged = "1999-01-01T00:00:00.000000Z  INFO s3seal::access: request user=\"root\"";
+    let key = format!("report\n{forged}\r\x1b[2J\u{85}.pdf");
+    let c = support::client(&endpoint, "loguser", "log-user-secret-0123");
+    c.create_bucket().bucket("logs").send().await.unwrap();
+    c.put_object()
+        .bucket("logs")
+        .key(&key)
+        .body(ByteStream::from(vec![7u8; 5000]))
+        .send()
+        .await
+        .unwrap();
+    // Flip the last byte (the final segment's tag) of every body file the store holds.
+    let mut flipped = 0;
+    let mut dirs = vec![dir.path().join("data").join("blobs")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                let mut b = std::fs::read(&p).unwrap();
+                *b.last_mut().unwrap() ^= 1;
+                std::fs::write(&p, b).unwrap();
+                flipped += 1;
+            }
+        }
+    }
+    assert!(flipped > 0, "no body file to tamper with");
+    let got = c.get_object().bucket("logs").key(&key).send().await;
+    let refused = match got {
+        Err(_) => true,
+        Ok(o) => o.body.collect().await.is_err(),
+    };
+    assert!(refused, "a tampered object was served");
+    let logs = stop_logged(child, log);
+    assert!(
+        logs.contains("failed authentication") && logs.contains("report\\n1999-01-01"),
+        "the refusal names the key, escaped: {logs}"
+    );
+    for line in logs.lines() {
+        assert!(
+            !line.starts_with("1999-01-01"),
+            "a forged line: {line:?} in {logs}"
+        );
+        assert!(
+            !line
+                .chars()
+                .any(|ch| ch == '\r' || ch == '\x1b' || ch == '\u{85}'),
+            "a control character written raw: {line:?}"
+        );
     }
 }
 

@@ -352,64 +352,76 @@ fn stop_logged(mut child: Child, log: std::thread::JoinHandle<String>) -> String
 #[tokio::test]
 async fn object_keys_cannot_forge_log_lines() {
     use aws_sdk_s3::primitives::ByteStream;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("gw.toml");
-    std::fs::write(
-        &cfg,
-        "[server]\nlisten = \"127.0.0.1:0\"\nconsole_listen = \"127.0.0.1:0\"\n[upstream]\nkind = \"local\"\npath = \"data\"\n[keys]\nprovider = \"file\"\npath = \"keys.toml\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"loguser\"\nsecret_key = \"log-user-secret-0123\"\n",
-    )
-    .unwrap();
-    let (child, endpoint, log) = serve_logged(dir.path(), &cfg, "info");
-    let forged = "1999-01-01T00:00:00.000000Z  INFO s3seal::access: request user=\"root\"";
-    let key = format!("report\n{forged}\r\x1b[2J\u{85}.pdf");
-    let c = support::client(&endpoint, "loguser", "log-user-secret-0123");
-    c.create_bucket().bucket("logs").send().await.unwrap();
-    c.put_object()
-        .bucket("logs")
-        .key(&key)
-        .body(ByteStream::from(vec![7u8; 5000]))
-        .send()
-        .await
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("gw.toml");
+        std::fs::write(
+            &cfg,
+            format!("[server]\nlisten = \"127.0.0.1:0\"\nconsole_listen = \"127.0.0.1:0\"\nlog_format = \"{format}\"\n[upstream]\nkind = \"local\"\npath = \"data\"\n[keys]\nprovider = \"file\"\npath = \"keys.toml\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"loguser\"\nsecret_key = \"log-user-secret-0123\"\n"),
+        )
         .unwrap();
-    // Flip the last byte (the final segment's tag) of every body file the store holds.
-    let mut flipped = 0;
-    let mut dirs = vec![dir.path().join("data").join("blobs")];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else {
-                let mut b = std::fs::read(&p).unwrap();
-                *b.last_mut().unwrap() ^= 1;
-                std::fs::write(&p, b).unwrap();
-                flipped += 1;
+        let (child, endpoint, log) = serve_logged(dir.path(), &cfg, "info");
+        let forged = "1999-01-01T00:00:00.000000Z  INFO s3seal::access: request user=\"root\"";
+        let key = format!("report\n{forged}\r\x1b[2J\u{85}.pdf");
+        let c = support::client(&endpoint, "loguser", "log-user-secret-0123");
+        c.create_bucket().bucket("logs").send().await.unwrap();
+        c.put_object()
+            .bucket("logs")
+            .key(&key)
+            .body(ByteStream::from(vec![7u8; 5000]))
+            .send()
+            .await
+            .unwrap();
+        // Flip the last byte (the final segment's tag) of every body file the store holds.
+        let mut flipped = 0;
+        let mut dirs = vec![dir.path().join("data").join("blobs")];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    let mut b = std::fs::read(&p).unwrap();
+                    *b.last_mut().unwrap() ^= 1;
+                    std::fs::write(&p, b).unwrap();
+                    flipped += 1;
+                }
             }
         }
-    }
-    assert!(flipped > 0, "no body file to tamper with");
-    let got = c.get_object().bucket("logs").key(&key).send().await;
-    let refused = match got {
-        Err(_) => true,
-        Ok(o) => o.body.collect().await.is_err(),
-    };
-    assert!(refused, "a tampered object was served");
-    let logs = stop_logged(child, log);
-    assert!(
-        logs.contains("failed authentication") && logs.contains("report\\n1999-01-01"),
-        "the refusal names the key, escaped: {logs}"
-    );
-    for line in logs.lines() {
+        assert!(flipped > 0, "no body file to tamper with");
+        let got = c.get_object().bucket("logs").key(&key).send().await;
+        let refused = match got {
+            Err(_) => true,
+            Ok(o) => o.body.collect().await.is_err(),
+        };
+        assert!(refused, "a tampered object was served");
+        let logs = stop_logged(child, log);
         assert!(
-            !line.starts_with("1999-01-01"),
-            "a forged line: {line:?} in {logs}"
+            logs.contains("failed authentication") && logs.contains("report\\n1999-01-01"),
+            "{format}: the refusal names the key, escaped: {logs}"
         );
-        assert!(
-            !line
-                .chars()
-                .any(|ch| ch == '\r' || ch == '\x1b' || ch == '\u{85}'),
-            "a control character written raw: {line:?}"
-        );
+        for line in logs.lines() {
+            assert!(
+                !line.starts_with("1999-01-01") && !line.starts_with("T00:00"),
+                "{format}: a forged line: {line:?} in {logs}"
+            );
+            assert!(
+                !line.chars().any(|ch| ch == '\r' || ch == '\x1b'),
+                "{format}: a control character written raw: {line:?}"
+            );
+            if format == "json" {
+                // JSON escapes C0 controls; C1 ones are valid JSON string characters.
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(line).is_ok(),
+                    "not one JSON object: {line:?}"
+                );
+            } else {
+                assert!(
+                    !line.contains('\u{85}'),
+                    "a C1 control written raw: {line:?}"
+                );
+            }
+        }
     }
 }
 

@@ -59,6 +59,13 @@ impl Visitor<'_> {
         true
     }
 
+    /// Writes a value whose rendering holds no control characters (numbers, booleans).
+    fn plain(&mut self, field: &Field, value: impl fmt::Display) {
+        if self.name(field) {
+            self.result = self.result.and_then(|()| write!(self.out, "{value}"));
+        }
+    }
+
     /// Renders `value` with `render` and writes it with control characters escaped.
     fn rendered(&mut self, field: &Field, render: impl FnOnce(&mut String) -> fmt::Result) {
         if !self.name(field) {
@@ -99,27 +106,19 @@ impl Visit for Visitor<'_> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.name(field) {
-            self.result = self.result.and_then(|()| write!(self.out, "{value}"));
-        }
+        self.plain(field, value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.name(field) {
-            self.result = self.result.and_then(|()| write!(self.out, "{value}"));
-        }
+        self.plain(field, value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.name(field) {
-            self.result = self.result.and_then(|()| write!(self.out, "{value}"));
-        }
+        self.plain(field, value);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if self.name(field) {
-            self.result = self.result.and_then(|()| write!(self.out, "{value:?}"));
-        }
+        self.plain(field, format_args!("{value:?}"));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {

@@ -696,14 +696,7 @@ async fn trace_logs_redact_signatures_sse_c_keys_and_console_secrets() {
         assert!(st == 401 || st == 303, "{st}");
     }
 
-    let st = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    child.wait().unwrap();
-    let logs = log.join().unwrap();
+    let logs = stop_logged(child, log);
     assert!(
         logs.contains("s3s") && logs.contains("console login failed"),
         "the s3s request logs and the console's are on"

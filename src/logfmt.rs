@@ -138,13 +138,20 @@ impl Visit for Visitor<'_> {
     }
 }
 
-/// Writes `s`, escaping what could end the line or drive a terminal: C0 controls (newline,
-/// carriage return, tab and ESC included), DEL and C1 controls.
+/// Writes `s`, escaping what could end the line, drive a terminal or reorder what a reader
+/// sees: C0 controls (newline, carriage return, tab and ESC included), DEL, C1 controls, the
+/// Unicode line and paragraph separators and the bidirectional overrides and isolates.
 fn write_escaped(out: &mut Writer<'_>, s: &str) -> fmt::Result {
-    // C1 controls are U+0080..=U+009F: 0xC2 followed by 0x80..=0x9F in UTF-8.
+    // In UTF-8, C1 controls are 0xC2 0x80..=0x9F; U+2028..=U+202E are 0xE2 0x80 0xA8..=0xAE
+    // and U+2066..=U+2069 are 0xE2 0x81 0xA6..=0xA9.
     let clean = |b: &[u8]| {
         b.iter().all(|&c| c >= 0x20 && c != 0x7f)
             && !b.windows(2).any(|w| w[0] == 0xc2 && w[1] < 0xa0)
+            && !b.windows(3).any(|w| {
+                w[0] == 0xe2
+                    && ((w[1] == 0x80 && (0xa8..=0xae).contains(&w[2]))
+                        || (w[1] == 0x81 && (0xa6..=0xa9).contains(&w[2])))
+            })
     };
     if clean(s.as_bytes()) {
         return out.write_str(s);
@@ -155,11 +162,16 @@ fn write_escaped(out: &mut Writer<'_>, s: &str) -> fmt::Result {
             '\r' => out.write_str("\\r")?,
             '\t' => out.write_str("\\t")?,
             c if (c as u32) < 0x20 || c == '\x7f' => write!(out, "\\x{:02x}", c as u32)?,
-            c if (0x80..=0x9f).contains(&(c as u32)) => write!(out, "\\u{{{:x}}}", c as u32)?,
+            c if escaped_unicode(c) => write!(out, "\\u{{{:x}}}", c as u32)?,
             c => out.write_char(c)?,
         }
     }
     Ok(())
+}
+
+/// C1 controls, line/paragraph separators, bidirectional overrides and isolates.
+fn escaped_unicode(c: char) -> bool {
+    matches!(c as u32, 0x80..=0x9f | 0x2028..=0x202e | 0x2066..=0x2069)
 }
 
 #[cfg(test)]
@@ -260,7 +272,7 @@ mod tests {
             (forged, forged),
             ("\x1b[31mred\x1b[0m", "\r\x07\x08\x0c\x7f"),
             ("\u{85}next\u{9b}csi", "\u{85}\u{9b}\t"),
-            ("rtl\u{202e}txt", "a\u{0}b"),
+            ("rtl\u{202e}txt", "a\u{0}b\u{2028}c\u{202e}d\u{2067}e"),
         ];
         for (key, peer) in cases {
             let out = line(true, access(key, peer));
@@ -270,7 +282,11 @@ mod tests {
             for c in body.chars() {
                 let code = c as u32;
                 assert!(
-                    code >= 0x20 && code != 0x7f && !(0x80..=0x9f).contains(&code),
+                    code >= 0x20
+                        && code != 0x7f
+                        && ![0x80..=0x9f, 0x2028..=0x202e, 0x2066..=0x2069]
+                            .iter()
+                            .any(|r| r.contains(&code)),
                     "control U+{code:04X} written raw in {out:?}"
                 );
             }

@@ -83,10 +83,13 @@ impl Visitor<'_> {
 
 impl Visit for Visitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            return self.rendered(field, |s| s.write_str(value));
-        }
         if !self.name(field) {
+            return;
+        }
+        if field.name() == "message" {
+            self.result = self
+                .result
+                .and_then(|()| write_escaped(&mut self.out, value));
             return;
         }
         // Quoted as Debug quotes it; Debug also escapes quotes, backslashes and control
@@ -142,18 +145,8 @@ impl Visit for Visitor<'_> {
 /// sees: C0 controls (newline, carriage return, tab and ESC included), DEL, C1 controls, the
 /// Unicode line and paragraph separators and the bidirectional overrides and isolates.
 fn write_escaped(out: &mut Writer<'_>, s: &str) -> fmt::Result {
-    // In UTF-8, C1 controls are 0xC2 0x80..=0x9F; U+2028..=U+202E are 0xE2 0x80 0xA8..=0xAE
-    // and U+2066..=U+2069 are 0xE2 0x81 0xA6..=0xA9.
-    let clean = |b: &[u8]| {
-        b.iter().all(|&c| c >= 0x20 && c != 0x7f)
-            && !b.windows(2).any(|w| w[0] == 0xc2 && w[1] < 0xa0)
-            && !b.windows(3).any(|w| {
-                w[0] == 0xe2
-                    && ((w[1] == 0x80 && (0xa8..=0xae).contains(&w[2]))
-                        || (w[1] == 0x81 && (0xa6..=0xa9).contains(&w[2])))
-            })
-    };
-    if clean(s.as_bytes()) {
+    // Printable ASCII needs nothing; anything else goes character by character.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return out.write_str(s);
     }
     for ch in s.chars() {

@@ -325,13 +325,18 @@ fn serve_logged(
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
     let endpoint = first.split_whitespace().last().unwrap().to_owned();
+    let log = collect_stderr(&mut child);
+    (child, endpoint, log)
+}
+
+/// A thread reading the child's stderr to its end (the logs), so the pipe never fills.
+fn collect_stderr(child: &mut Child) -> std::thread::JoinHandle<String> {
     let stderr = child.stderr.take().unwrap();
-    let log = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut s).unwrap();
         s
-    });
-    (child, endpoint, log)
+    })
 }
 
 /// SIGTERM, so the gateway drains and flushes its logs; returns them.
@@ -373,22 +378,13 @@ async fn object_keys_cannot_forge_log_lines() {
             .await
             .unwrap();
         // Flip the last byte (the final segment's tag) of every body file the store holds.
-        let mut flipped = 0;
-        let mut dirs = vec![dir.path().join("data").join("blobs")];
-        while let Some(d) = dirs.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    dirs.push(p);
-                } else {
-                    let mut b = std::fs::read(&p).unwrap();
-                    *b.last_mut().unwrap() ^= 1;
-                    std::fs::write(&p, b).unwrap();
-                    flipped += 1;
-                }
-            }
+        let files = support::files_under(&dir.path().join("data").join("blobs"));
+        assert!(!files.is_empty(), "no body file to tamper with");
+        for p in files {
+            let mut b = std::fs::read(&p).unwrap();
+            *b.last_mut().unwrap() ^= 1;
+            std::fs::write(&p, b).unwrap();
         }
-        assert!(flipped > 0, "no body file to tamper with");
         let got = c.get_object().bucket("logs").key(&key).send().await;
         let refused = match got {
             Err(_) => true,
@@ -581,12 +577,7 @@ async fn trace_logs_redact_signatures_sse_c_keys_and_console_secrets() {
         .parse()
         .unwrap();
     let api: std::net::SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let log = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut s).unwrap();
-        s
-    });
+    let log = collect_stderr(&mut child);
 
     // Header-signed requests, SSE-C PUT and GET.
     let c = support::client(&endpoint, "traceuser", secret);

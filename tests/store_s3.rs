@@ -576,17 +576,7 @@ async fn truncated_body_files_are_errors_not_short_objects() {
     let (c, dir, _) = start().await;
     put(&c, "small", pattern(5000, 1)).await;
     put(&c, "large", pattern(3 * MIB, 2)).await;
-    let mut files: Vec<std::path::PathBuf> = Vec::new();
-    let mut stack = vec![dir.path().join("store").join("blobs")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                files.push(e.path());
-            }
-        }
-    }
+    let files = support::files_under(&dir.path().join("store").join("blobs"));
     assert_eq!(files.len(), 2, "one body file per object");
     for f in &files {
         let len = std::fs::metadata(f).unwrap().len();

@@ -549,6 +549,23 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Every file (not directory) below `root`: the embedded store's body files, for tests that
+/// edit the store's bytes directly.
+pub fn files_under(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    files
+}
+
 /// Logs to the test's captured output when `S3SEAL_LOG` is set (e.g. `S3SEAL_LOG=debug`).
 pub fn init_logs() {
     if let Ok(filter) = std::env::var("S3SEAL_LOG") {

@@ -117,6 +117,15 @@ enum Side {
     Console,
 }
 
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Api => "s3",
+            Side::Console => "console",
+        }
+    }
+}
+
 async fn serve_as(
     listener: TcpListener,
     service: S3Service,
@@ -201,10 +210,12 @@ async fn serve_as(
             }
         }
     }
-    tracing::info!("shutting down: draining in-flight requests");
+    // Both listeners drain; naming each keeps the two lines from reading as one repeated.
+    let listener = side.name();
+    tracing::info!(listener, "shutting down: draining in-flight requests");
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all requests finished"),
-        () = tokio::time::sleep(grace) => tracing::warn!("grace period over, closing remaining connections"),
+        () = graceful.shutdown() => tracing::info!(listener, "all requests finished"),
+        () = tokio::time::sleep(grace) => tracing::warn!(listener, "grace period over, closing remaining connections"),
     }
 }
 

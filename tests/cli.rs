@@ -44,8 +44,9 @@ fn bad_config_exits_nonzero_naming_file_and_key() {
     );
 }
 
-/// Starts the binary on the embedded default in `dir` and returns it with its banner lines.
-fn start_embedded(dir: &std::path::Path) -> (Child, Vec<String>) {
+/// Starts the binary on the embedded default in `dir` and returns it with its banner lines
+/// and a thread collecting its logs.
+fn start_embedded(dir: &std::path::Path) -> (Child, Vec<String>, std::thread::JoinHandle<String>) {
     let mut child = Command::new(BIN)
         .args([
             "serve",
@@ -56,9 +57,10 @@ fn start_embedded(dir: &std::path::Path) -> (Child, Vec<String>) {
         ])
         .current_dir(dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let log = collect_stderr(&mut child);
     let mut lines = Vec::new();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     // Only up to the secret: the gateway must survive its stdout being closed after that.
@@ -69,7 +71,7 @@ fn start_embedded(dir: &std::path::Path) -> (Child, Vec<String>) {
         }
         lines.push(l.trim_end().to_owned());
     }
-    (child, lines)
+    (child, lines, log)
 }
 
 fn banner_value(lines: &[String], label: &str) -> String {
@@ -82,7 +84,7 @@ fn banner_value(lines: &[String], label: &str) -> String {
 #[tokio::test]
 async fn embedded_default_prints_banner_and_drains_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, lines) = start_embedded(dir.path());
+    let (mut child, lines, log) = start_embedded(dir.path());
     let endpoint = lines[0].rsplit(' ').next().unwrap().to_owned();
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{lines:#?}");
     assert!(
@@ -142,9 +144,18 @@ async fn embedded_default_prints_banner_and_drains_on_sigterm() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status:?}");
+    // Both listeners drained, each saying which it is.
+    let log = log.join().unwrap();
+    for listener in ["s3", "console"] {
+        assert!(
+            log.lines().any(|l| l.contains("all requests finished")
+                && l.contains(&format!("listener=\"{listener}\""))),
+            "no drain line for the {listener} listener: {log}"
+        );
+    }
 
     // Restart over the same directory: same credentials, same data.
-    let (mut child, lines) = start_embedded(dir.path());
+    let (mut child, lines, _log) = start_embedded(dir.path());
     assert_eq!(banner_value(&lines, "access key:"), ak);
     let endpoint = lines[0].rsplit(' ').next().unwrap().to_owned();
     let client = support::client(&endpoint, &ak, &sk);
@@ -428,7 +439,7 @@ async fn kill_9_mid_upload_leaves_no_partial_object_and_multipart_resumes() {
     use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
     use tokio::io::AsyncWriteExt;
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, lines) = start_embedded(dir.path());
+    let (mut child, lines, _log) = start_embedded(dir.path());
     let endpoint = lines[0].rsplit(' ').next().unwrap().to_owned();
     let ak = banner_value(&lines, "access key:");
     let sk = banner_value(&lines, "secret key:");
@@ -464,7 +475,7 @@ async fn kill_9_mid_upload_leaves_no_partial_object_and_multipart_resumes() {
     let _ = child.wait();
     drop(s);
 
-    let (mut child, lines) = start_embedded(dir.path());
+    let (mut child, lines, _log) = start_embedded(dir.path());
     let endpoint = lines[0].rsplit(' ').next().unwrap().to_owned();
     let c = support::client(&endpoint, &ak, &sk);
     assert!(

@@ -12,6 +12,7 @@
 //!   ciphertext, sealed under a key they never had;
 //! - plaintext (legacy) source: read and written through the gateway, so the copy is sealed.
 
+use super::write_cond::WriteConditions;
 use super::{Seal, etag, layout, meta, object::bad_meta, object::corrupt_size, ssec, sub_request};
 use crate::format::size;
 use s3s::dto::*;
@@ -158,6 +159,14 @@ impl Seal {
             visible,
         };
         self.check_destination(&req, &head, &src, plain).await?;
+        // The destination's If-Match / If-None-Match, in the store's terms from here on: the
+        // embedded store judges them again as it writes; every write path below carries them.
+        let asked = WriteConditions::from_headers(&req.headers)?;
+        if !asked.is_empty() {
+            let (b, k) = (req.input.bucket.clone(), req.input.key.clone());
+            let c = self.store_conditions(&req, (&b, &k), asked, true).await?;
+            c.set_headers(&mut req.headers);
+        }
 
         let Some(info) = info else {
             return self.copy_plain_source(req, &head).await;
@@ -409,10 +418,13 @@ impl Seal {
             .ok_or_else(|| s3_error!(InternalError, "no upload id for the copy"))?;
         let seg = u64::from(self.segment);
         let part = COPY_PART.max(plain.div_ceil(10_000)).div_ceil(seg) * seg;
+        let c = WriteConditions::from_headers(&req.headers)?;
         let result = self
             .copy_parts(&req, src, &upload_id, plain, part)
             .await
             .map(|parts| CompleteMultipartUploadInput {
+                if_match: c.if_match,
+                if_none_match: c.if_none_match,
                 bucket: i.bucket.clone(),
                 key: i.key.clone(),
                 upload_id: upload_id.clone(),
@@ -507,8 +519,10 @@ impl Seal {
     async fn put_copy(
         &self,
         req: &S3Request<CopyObjectInput>,
-        put_in: PutObjectInput,
+        mut put_in: PutObjectInput,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let c = WriteConditions::from_headers(&req.headers)?;
+        (put_in.if_match, put_in.if_none_match) = (c.if_match, c.if_none_match);
         let mut put_req = sub_request(req, put_in);
         put_req.headers.remove("x-amz-decoded-content-length");
         let put = self.put_object_sealed(put_req).await?.output;

@@ -20,6 +20,7 @@ mod object;
 mod plain_md5;
 mod ssec;
 mod upload_id;
+mod write_cond;
 
 pub use keyring::SealKeys;
 
@@ -29,6 +30,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use write_cond::WriteConditions;
 
 /// Counters the metrics endpoint exports.
 #[derive(Default)]
@@ -222,6 +224,16 @@ impl S3 for Seal {
         mut req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         layout::reject_reserved_header(req.input.tagging.as_deref())?;
+        let i = &mut req.input;
+        let asked = WriteConditions {
+            if_match: i.if_match.take(),
+            if_none_match: i.if_none_match.take(),
+        };
+        let (bucket, key) = (i.bucket.clone(), i.key.clone());
+        let c = self
+            .store_conditions(&req, (&bucket, &key), asked, false)
+            .await?;
+        (req.input.if_match, req.input.if_none_match) = (c.if_match, c.if_none_match);
         let i = &req.input;
         let policy = self.buckets.lookup(&i.bucket, &i.key);
         let length = object::plaintext_length(i.content_length, &req.headers)?;
@@ -337,8 +349,18 @@ impl S3 for Seal {
 
     async fn complete_multipart_upload(
         &self,
-        req: S3Request<CompleteMultipartUploadInput>,
+        mut req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let i = &mut req.input;
+        let asked = WriteConditions {
+            if_match: i.if_match.take(),
+            if_none_match: i.if_none_match.take(),
+        };
+        let (bucket, key) = (i.bucket.clone(), i.key.clone());
+        let c = self
+            .store_conditions(&req, (&bucket, &key), asked, false)
+            .await?;
+        (req.input.if_match, req.input.if_none_match) = (c.if_match, c.if_none_match);
         let i = &req.input;
         let policy = self.buckets.lookup(&i.bucket, &i.key);
         if policy.mode == crate::config::BucketMode::Passthrough
@@ -347,6 +369,31 @@ impl S3 for Seal {
             return self.up.complete_multipart_upload(req).await;
         }
         self.complete_multipart_sealed(req).await
+    }
+
+    async fn delete_object(
+        &self,
+        mut req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        if req.input.version_id.is_none() {
+            let asked = WriteConditions {
+                if_match: req.input.if_match.take(),
+                if_none_match: None,
+            };
+            let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+            req.input.if_match = self
+                .store_conditions(&req, (&bucket, &key), asked, false)
+                .await?
+                .if_match;
+        }
+        self.up.delete_object(req).await
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.delete_objects_conditional(req).await
     }
 
     async fn get_object_tagging(
@@ -546,8 +593,6 @@ impl S3 for Seal {
         delete_bucket_replication: DeleteBucketReplicationInput => DeleteBucketReplicationOutput;
         delete_bucket_tagging: DeleteBucketTaggingInput => DeleteBucketTaggingOutput;
         delete_bucket_website: DeleteBucketWebsiteInput => DeleteBucketWebsiteOutput;
-        delete_object: DeleteObjectInput => DeleteObjectOutput;
-        delete_objects: DeleteObjectsInput => DeleteObjectsOutput;
         delete_public_access_block: DeletePublicAccessBlockInput => DeletePublicAccessBlockOutput;
         get_bucket_accelerate_configuration: GetBucketAccelerateConfigurationInput => GetBucketAccelerateConfigurationOutput;
         get_bucket_acl: GetBucketAclInput => GetBucketAclOutput;

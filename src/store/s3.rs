@@ -162,6 +162,51 @@ fn preconditions(
     Ok(())
 }
 
+/// S3's write preconditions against the key's current object: If-None-Match (`*`, or the
+/// object's ETag) refuses to replace it; If-Match needs it to exist (NoSuchKey otherwise)
+/// with that ETag. Judged inside `commit`, so no other write slips in between.
+fn write_precondition(
+    cur: Option<&ObjMeta>,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<()> {
+    if let Some(c) = if_none_match
+        && cur.is_some_and(|m| match c {
+            ETagCondition::Any => true,
+            ETagCondition::ETag(e) => etag(&m.etag).weak_cmp(e),
+        })
+    {
+        return Err(s3_error!(PreconditionFailed, "the object already exists"));
+    }
+    if let Some(c) = if_match {
+        let Some(m) = cur else {
+            return Err(s3_error!(
+                NoSuchKey,
+                "If-Match names an object that does not exist"
+            ));
+        };
+        if let ETagCondition::ETag(e) = c
+            && !etag(&m.etag).strong_cmp(e)
+        {
+            return Err(s3_error!(PreconditionFailed, "If-Match does not match"));
+        }
+    }
+    Ok(())
+}
+
+/// A write condition a request carries only as a header (CopyObject's destination).
+fn header_condition(
+    h: &http::HeaderMap,
+    name: http::HeaderName,
+) -> S3Result<Option<ETagCondition>> {
+    h.get(&name)
+        .map(|v| {
+            ETagCondition::parse_http_header(v.as_bytes())
+                .map_err(|_| s3_error!(InvalidArgument, "{name} is not a valid ETag condition"))
+        })
+        .transpose()
+}
+
 /// 304 Not Modified carries the object's ETag, as S3's does.
 fn not_modified(m: &ObjMeta) -> s3s::S3Error {
     let mut e = s3_error!(NotModified);
@@ -944,24 +989,7 @@ impl S3 for Store {
                     .buckets
                     .get(&bucket)
                     .ok_or_else(|| s3_error!(NoSuchBucket))?;
-                let cur = b.current(&key);
-                if let Some(c) = &if_none_match
-                    && cur.is_some_and(|m| match c {
-                        ETagCondition::Any => true,
-                        ETagCondition::ETag(e) => etag(&m.etag).weak_cmp(e),
-                    })
-                {
-                    return Err(s3_error!(PreconditionFailed, "the object already exists"));
-                }
-                if let Some(c) = &if_match {
-                    let ok = cur.is_some_and(|m| match c {
-                        ETagCondition::Any => true,
-                        ETagCondition::ETag(e) => etag(&m.etag).strong_cmp(e),
-                    });
-                    if !ok {
-                        return Err(s3_error!(PreconditionFailed, "If-Match does not match"));
-                    }
-                }
+                write_precondition(b.current(&key), if_match.as_ref(), if_none_match.as_ref())?;
                 let (version, header) = new_version(b);
                 let meta = ObjMeta { version, ..meta };
                 Ok((vec![Rec::Put { bucket, key, meta }], header))
@@ -1171,6 +1199,7 @@ impl S3 for Store {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let (bucket, key, vid) = (req.input.bucket, req.input.key, req.input.version_id);
+        let if_match = req.input.if_match;
         if let Some(v) = &vid {
             check_version_id(v)?;
         }
@@ -1180,6 +1209,13 @@ impl S3 for Store {
                     .buckets
                     .get(&bucket)
                     .ok_or_else(|| s3_error!(NoSuchBucket))?;
+                if if_match.is_some() {
+                    let at = match vid.as_deref() {
+                        Some(v) => b.version(&key, v).filter(|m| !m.delete_marker),
+                        None => b.current(&key),
+                    };
+                    write_precondition(at, if_match.as_ref(), None)?;
+                }
                 let (recs, v, dm) = delete_recs(b, &bucket, &key, vid.as_deref());
                 Ok((recs, (v, dm)))
             })
@@ -1198,11 +1234,11 @@ impl S3 for Store {
         let bucket = req.input.bucket;
         let objs = req.input.delete.objects;
         let quiet = req.input.delete.quiet.unwrap_or(false);
-        let keys: Vec<(String, Option<String>)> = objs
+        let keys: Vec<(String, Option<String>, Option<ETag>)> = objs
             .iter()
-            .map(|o| (o.key.clone(), o.version_id.clone()))
+            .map(|o| (o.key.clone(), o.version_id.clone(), o.e_tag.clone()))
             .collect();
-        let results = self
+        let (results, errors) = self
             .commit(move |s| {
                 let b = s
                     .buckets
@@ -1210,7 +1246,26 @@ impl S3 for Store {
                     .ok_or_else(|| s3_error!(NoSuchBucket))?;
                 let mut batch = Vec::new();
                 let mut out = Vec::new();
-                for (key, vid) in keys {
+                let mut errors = Vec::new();
+                for (key, vid, want) in keys {
+                    // A per-key ETag is that key's If-Match; a miss is reported, not deleted.
+                    if let Some(e) = want {
+                        let at = match vid.as_deref() {
+                            Some(v) => b.version(&key, v).filter(|m| !m.delete_marker),
+                            None => b.current(&key),
+                        };
+                        if let Err(err) =
+                            write_precondition(at, Some(&ETagCondition::ETag(e)), None)
+                        {
+                            errors.push(Error {
+                                code: Some(err.code().as_str().to_owned()),
+                                message: err.message().map(str::to_owned),
+                                key: Some(key),
+                                version_id: vid,
+                            });
+                            continue;
+                        }
+                    }
                     let (recs, v, dm) = delete_recs(b, &bucket, &key, vid.as_deref());
                     batch.extend(recs);
                     out.push(DeletedObject {
@@ -1220,12 +1275,13 @@ impl S3 for Store {
                         key: Some(key),
                     });
                 }
-                Ok((batch, out))
+                Ok((batch, (out, errors)))
             })
             .await?;
         let deleted = if quiet { Vec::new() } else { results };
         Ok(S3Response::new(DeleteObjectsOutput {
             deleted: Some(deleted),
+            errors: (!errors.is_empty()).then_some(errors),
             ..Default::default()
         }))
     }
@@ -1234,6 +1290,8 @@ impl S3 for Store {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let if_match = header_condition(&req.headers, http::header::IF_MATCH)?;
+        let if_none_match = header_condition(&req.headers, http::header::IF_NONE_MATCH)?;
         let i = req.input;
         check_key(&i.key)?;
         let (sb, sk, svid) = copy_source(&i.copy_source)?;
@@ -1308,6 +1366,7 @@ impl S3 for Store {
                     .buckets
                     .get(&bucket)
                     .ok_or_else(|| s3_error!(NoSuchBucket))?;
+                write_precondition(b.current(&key), if_match.as_ref(), if_none_match.as_ref())?;
                 let (version, header) = new_version(b);
                 let meta = ObjMeta { version, ..meta };
                 Ok((vec![Rec::Put { bucket, key, meta }], header))
@@ -1687,6 +1746,7 @@ impl S3 for Store {
         meta.parts = chosen.iter().map(|p| p.size).collect();
         meta.upload = Some(i.upload_id.clone());
         let (bucket, key, uid) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
+        let (if_match, if_none_match) = (i.if_match.clone(), i.if_none_match.clone());
         let r = self
             .commit(move |s| {
                 if !s.uploads.contains_key(&uid) {
@@ -1696,6 +1756,7 @@ impl S3 for Store {
                     .buckets
                     .get(&bucket)
                     .ok_or_else(|| s3_error!(NoSuchBucket))?;
+                write_precondition(b.current(&key), if_match.as_ref(), if_none_match.as_ref())?;
                 let (version, header) = new_version(b);
                 let meta = ObjMeta { version, ..meta };
                 Ok((

@@ -183,6 +183,13 @@ pub fn screen(
                 "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
             ));
         }
+        Scheme::V4Query if authorization(req).is_some() => {
+            return Some(Refusal::new(
+                400,
+                "InvalidArgument",
+                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
+            ));
+        }
         Scheme::V4Query => {
             let too_long = q.get("X-Amz-Expires").is_some_and(|v| {
                 !v.is_empty()
@@ -200,6 +207,13 @@ pub fn screen(
         }
         _ => {}
     }
+    if let Some(names) = unsigned_amz_headers(req, q, scheme) {
+        return Some(Refusal::new(
+            403,
+            "AccessDenied",
+            format!("There were headers present in the request which were not signed: {names}"),
+        ));
+    }
     if req.method == http::Method::POST
         && content_length(req).is_some_and(|n| n > MAX_XML_BODY as u64)
     {
@@ -213,6 +227,34 @@ pub fn screen(
         ));
     }
     None
+}
+
+/// The `x-amz-*` headers a SigV4 request carries that its signature does not cover, as S3
+/// refuses them (HeadersNotSigned). s3s checks only the headers a signature names, so without
+/// this anyone holding a presigned PUT link could add `x-amz-copy-source` and turn it into a
+/// copy of any object its signer may read, or add metadata, tags or SSE-C headers. A
+/// presigned URL's `x-amz-content-sha256` is exempt: it only restates the payload hash
+/// the query already fixes (`UNSIGNED-PAYLOAD`), and some clients send it.
+fn unsigned_amz_headers(req: &http::request::Parts, q: &Query, scheme: Scheme) -> Option<String> {
+    let signed = match scheme {
+        Scheme::V4Query => q.get("X-Amz-SignedHeaders")?,
+        Scheme::V4Header => {
+            let auth = authorization(req)?;
+            let at = auth.find("SignedHeaders=")? + "SignedHeaders=".len();
+            auth[at..].split([',', ' ']).next()?
+        }
+        _ => return None,
+    };
+    let covered = |name: &str| signed.split(';').any(|s| s.eq_ignore_ascii_case(name));
+    let mut unsigned: Vec<&str> = req
+        .headers
+        .keys()
+        .map(http::HeaderName::as_str)
+        .filter(|n| n.starts_with("x-amz-") && !covered(n))
+        .filter(|n| !(scheme == Scheme::V4Query && *n == "x-amz-content-sha256"))
+        .collect();
+    unsigned.dedup();
+    (!unsigned.is_empty()).then(|| unsigned.join(", "))
 }
 
 fn content_length(req: &http::request::Parts) -> Option<u64> {
@@ -313,6 +355,52 @@ mod tests {
             "bob"
         );
         assert_eq!(key("/b/k", &[("authorization", "AWS carol:sig")]), "carol");
+    }
+
+    #[test]
+    fn x_amz_headers_must_be_signed() {
+        let refused = |uri: &str, headers: &[(&str, &str)]| {
+            let p = parts(uri, headers);
+            let q = Query::parse(p.uri.query());
+            screen(&p, &q, scheme(&p, &q), false).map(|r| (r.status, r.code, r.message))
+        };
+        let link = "/b/k?X-Amz-Credential=a%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=0";
+        let r = refused(link, &[("x-amz-copy-source", "other/secret")]).unwrap();
+        assert_eq!((r.0, r.1), (403, "AccessDenied"));
+        assert!(r.2.contains("x-amz-copy-source"), "{}", r.2);
+        assert!(refused(link, &[("x-amz-meta-a", "1"), ("x-amz-tagging", "t=1")]).is_some());
+        assert_eq!(refused(link, &[("content-type", "text/plain")]), None);
+        assert_eq!(
+            refused(link, &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]),
+            None
+        );
+        let signed_meta = link.replace("SignedHeaders=host", "SignedHeaders=host%3Bx-amz-meta-a");
+        assert_eq!(refused(&signed_meta, &[("x-amz-meta-a", "1")]), None);
+        let auth = "AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=1";
+        let signed = [
+            ("authorization", auth),
+            ("x-amz-date", "20260101T000000Z"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ];
+        assert_eq!(refused("/b/k", &signed), None);
+        let mut extra = signed.to_vec();
+        extra.push(("x-amz-copy-source", "other/secret"));
+        assert_eq!(refused("/b/k", &extra).map(|r| r.0), Some(403));
+        // Header auth must sign the payload hash too.
+        let unsigned_hash = auth.replace("x-amz-content-sha256;", "");
+        assert!(
+            refused(
+                "/b/k",
+                &[
+                    ("authorization", &unsigned_hash),
+                    ("x-amz-content-sha256", "x")
+                ]
+            )
+            .is_some()
+        );
+        // A presigned query and an Authorization header together: one mechanism only.
+        let both = refused(link, &[("authorization", auth)]).unwrap();
+        assert_eq!((both.0, both.1), (400, "InvalidArgument"));
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //!   arrives while the client has sent 1 MiB of a declared 256 MiB, and such requests never
 //!   hold a concurrency slot. A signed upload that stops sending is cut after
 //!   `server.idle_timeout_secs`, freeing its slot.
-//! - Failed logins count against the identity s3s actually verifies (a presigned query beats
-//!   a bogus `Authorization` header; a raw `/` in `X-Amz-Credential` names the same user).
+//! - Failed logins count against the identity s3s actually verifies (a raw `/` in
+//!   `X-Amz-Credential` names the same user); a presigned query with an `Authorization`
+//!   header as well is refused, and so is any `x-amz-*` header a signature does not cover.
 //! - SigV4 presigned URLs are capped at 7 days; SigV2 is refused unless `auth.allow_sigv2`.
 
 mod support;
@@ -292,12 +293,14 @@ async fn assert_locked_then_recovers(gw: &TestGateway, b: &str) {
     assert_eq!((status, got.as_slice()), (200, &b"secret"[..]));
 }
 
+/// A presigned URL sent with an `Authorization` header too is refused before any signature
+/// is checked (S3: one auth mechanism only), so such a pair cannot guess anything, even with
+/// the right URL, and cannot spread guesses over throwaway header keys either.
 #[tokio::test]
-async fn presigned_guesses_with_bogus_authorization_headers_are_locked_out() {
+async fn presigned_urls_sent_with_an_authorization_header_are_refused() {
     let (gw, b) = throttled_gateway().await;
-    let wrong = no_retry(&gw, "not-the-secret");
-    for i in 0..4 {
-        let guess = presigned_get(&wrong, &b, "k").await;
+    let right = presigned_get(&gw.client, &b, "k").await;
+    for i in 0..6 {
         let bogus = format!(
             "AWS4-HMAC-SHA256 Credential=RANDOM{i}X/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature={}",
             "0".repeat(64)
@@ -305,14 +308,71 @@ async fn presigned_guesses_with_bogus_authorization_headers_are_locked_out() {
         let (status, _, text) = raw_request(
             gw.addr,
             "GET",
-            &guess,
+            &right,
             &[("authorization".into(), bogus)],
             b"",
         )
         .await;
-        assert_eq!(status, 403, "{}", String::from_utf8_lossy(&text));
+        let text = String::from_utf8_lossy(&text);
+        assert_eq!(status, 400, "{text}");
+        assert!(
+            text.contains("InvalidArgument") && !text.contains("secret"),
+            "{text}"
+        );
     }
-    assert_locked_then_recovers(&gw, &b).await;
+    // Refused, not failed: the URL alone still works (no lockout).
+    let (status, _, got) = raw_request(gw.addr, "GET", &right, &[], b"").await;
+    assert_eq!((status, got.as_slice()), (200, &b"secret"[..]));
+}
+
+/// A presigned PUT link signs only `host`. Extra `x-amz-*` headers the signature does not
+/// cover are refused (S3: HeadersNotSigned), so its holder cannot turn it into a CopyObject
+/// of any object the signer may read, nor add metadata or tags the signer never chose.
+#[tokio::test]
+async fn presigned_put_links_refuse_unsigned_amz_headers() {
+    let gw = TestGateway::start(Upstream::Fs).await;
+    let b = gw.bucket().await;
+    gw.put(&b, "payroll.csv", b"TOP-SECRET payroll").await;
+    let url = gw
+        .client
+        .put_object()
+        .bucket(&b)
+        .key("drop/upload.bin")
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).unwrap(),
+        )
+        .await
+        .unwrap();
+    let link = url
+        .uri()
+        .parse::<http::Uri>()
+        .unwrap()
+        .path_and_query()
+        .unwrap()
+        .to_string();
+    for extra in [
+        ("x-amz-copy-source", format!("{b}/payroll.csv")),
+        ("x-amz-meta-injected", "1".to_owned()),
+        ("x-amz-tagging", "evil=1".to_owned()),
+    ] {
+        let (status, _, text) =
+            raw_request(gw.addr, "PUT", &link, &[(extra.0.into(), extra.1)], b"hi").await;
+        let text = String::from_utf8_lossy(&text);
+        assert_eq!(status, 403, "{}: {text}", extra.0);
+        assert!(
+            text.contains("AccessDenied") && text.contains(extra.0),
+            "{text}"
+        );
+        assert!(
+            !stored(&gw, &b, "drop/upload.bin").await,
+            "{}: stored",
+            extra.0
+        );
+    }
+    // The link as signed still uploads.
+    let (status, _, _) = raw_request(gw.addr, "PUT", &link, &[], b"hello").await;
+    assert_eq!(status, 200);
+    assert_eq!(gw.get(&b, "drop/upload.bin").await, b"hello");
 }
 
 #[tokio::test]

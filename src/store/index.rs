@@ -340,7 +340,11 @@ fn frame(batch: &[Rec]) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Reads every complete batch; stops at the first torn or corrupt frame.
+/// Reads every complete batch. A bad frame with nothing intact after it (cut short, failing
+/// its checksum, or zeros a crash left) is the one write never acknowledged and is dropped
+/// with a warning. A bad frame with intact frames after it is damage, not a torn
+/// write: replaying up to it would silently roll the store back, and the start-up sweep would
+/// then delete every body written since, so the store refuses to open instead, saying where.
 pub fn replay(path: &Path) -> io::Result<State> {
     let mut state = State::default();
     let mut buf = Vec::new();
@@ -352,28 +356,67 @@ pub fn replay(path: &Path) -> io::Result<State> {
         Err(e) => return Err(e),
     }
     let mut pos = 0usize;
-    while pos + 12 <= buf.len() {
-        let len = u32::from_le_bytes(buf[pos..pos + 4].try_into().expect("4 bytes")) as usize;
-        let Some(body) = buf.get(pos + 12..pos + 12 + len) else {
-            break;
-        };
-        if Sha256::digest(body)[..8] != buf[pos + 4..pos + 12] {
-            break;
-        }
-        let Ok(batch) = serde_json::from_slice::<Vec<Rec>>(body) else {
-            break;
+    while pos < buf.len() {
+        let batch = buf.get(pos..pos + 12).and_then(|head| {
+            let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
+            let body = buf.get(pos + 12..pos + 12 + len)?;
+            let sound = Sha256::digest(body)[..8] == head[4..12];
+            let batch = serde_json::from_slice::<Vec<Rec>>(body)
+                .ok()
+                .filter(|_| sound)?;
+            Some((batch, 12 + len))
+        });
+        let Some((batch, used)) = batch else {
+            return torn_tail(path, &buf, pos).map(|()| state);
         };
         for r in batch {
             state.apply(r);
         }
-        pos += 12 + len;
+        pos += used;
     }
     Ok(state)
+}
+
+/// Whether the bad frame at `pos` is a torn last write (`Ok`, logged) or damage (`Err`):
+/// damage when an intact frame follows it anywhere (a flipped length can point past the end,
+/// so the frame's own extent proves nothing).
+fn torn_tail(path: &Path, buf: &[u8], pos: usize) -> io::Result<()> {
+    let Some(next) = (pos + 1..buf.len()).find(|&at| intact_frame_at(buf, at)) else {
+        tracing::warn!(
+            path = %path.display(),
+            offset = pos,
+            bytes = buf.len() - pos,
+            "dropping the journal's torn last write (never acknowledged)"
+        );
+        return Ok(());
+    };
+    Err(io::Error::other(format!(
+        "{} is damaged at byte {pos} of {} (an intact write follows at byte {next}); refusing \
+         to open so nothing is rolled back or swept. Restore it from a backup, or, to give up \
+         every write from byte {pos} on, cut it there (truncate -s {pos}) and start again",
+        path.display(),
+        buf.len()
+    )))
+}
+
+/// A frame whose checksum holds starts at `at` (batches are JSON arrays of objects, which
+/// rules out nearly every offset before hashing).
+fn intact_frame_at(buf: &[u8], at: usize) -> bool {
+    let Some(head) = buf.get(at..at + 12) else {
+        return false;
+    };
+    let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
+    match buf.get(at + 12..at + 12 + len) {
+        Some(body) if body.starts_with(b"[{") => Sha256::digest(body)[..8] == head[4..12],
+        _ => false,
+    }
 }
 
 /// The open journal.
 pub struct Journal {
     file: File,
+    /// A failed write could not be cut back off the end.
+    stuck: bool,
 }
 
 impl Journal {
@@ -393,21 +436,28 @@ impl Journal {
             File::open(dir)?.sync_all()?;
         }
         let file = OpenOptions::new().append(true).open(path)?;
-        Ok(Journal { file })
+        Ok(Journal { file, stuck: false })
     }
 
     /// Appends one batch and fsyncs (fdatasync) it: after this returns the change is durable.
     /// On failure the file is cut back to its previous length, so a half-written frame can
     /// never hide the frames appended after it.
     pub fn append(&mut self, batch: &[Rec]) -> io::Result<()> {
+        if self.stuck {
+            return Err(io::Error::other(
+                "the journal could not be cut back after a failed write; restart to recover",
+            ));
+        }
         let frame = frame(batch)?;
         let len = self.file.metadata()?.len();
         let res = self
             .file
             .write_all(&frame)
             .and_then(|()| self.file.sync_data());
-        if res.is_err() {
-            let _ = self.file.set_len(len);
+        // A half-written frame left in place would sit before every later write, and replay
+        // refuses damage followed by intact writes: stop writing rather than bury it.
+        if res.is_err() && self.file.set_len(len).is_err() {
+            self.stuck = true;
         }
         res
     }
@@ -416,6 +466,51 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A journal of `n` one-record frames; returns its bytes and each frame's offset.
+    fn journal(n: usize) -> (Vec<u8>, Vec<usize>) {
+        let (mut out, mut at) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            at.push(out.len());
+            let r = Rec::CreateBucket {
+                bucket: format!("b{i}"),
+                created_ms: 0,
+            };
+            out.extend(frame(&[r]).unwrap());
+        }
+        (out, at)
+    }
+
+    fn replayed(bytes: &[u8]) -> io::Result<usize> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("index.log");
+        std::fs::write(&p, bytes).unwrap();
+        replay(&p).map(|s| s.buckets.len())
+    }
+
+    #[test]
+    fn a_torn_last_write_is_dropped_but_damage_before_intact_writes_refuses() {
+        let (log, at) = journal(4);
+        assert_eq!(replayed(&log).unwrap(), 4);
+        // Torn tails: cut mid-frame, mid-header, a flipped last frame, zeros after a crash.
+        assert_eq!(replayed(&log[..log.len() - 3]).unwrap(), 3);
+        assert_eq!(replayed(&log[..at[3] + 5]).unwrap(), 3);
+        let mut last = log.clone();
+        *last.last_mut().unwrap() ^= 1;
+        assert_eq!(replayed(&last).unwrap(), 3);
+        let mut zeros = log.clone();
+        zeros.extend([0u8; 4096]);
+        assert_eq!(replayed(&zeros).unwrap(), 4);
+        // One flipped byte in the first or a middle frame: refuse, naming where.
+        for i in [0, 1, 2] {
+            for off in [at[i] + 1, at[i] + 6, at[i] + 20] {
+                let mut bad = log.clone();
+                bad[off] ^= 0x40;
+                let e = replayed(&bad).expect_err("damage must not replay as a torn tail");
+                assert!(e.to_string().contains(&format!("at byte {}", at[i])), "{e}");
+            }
+        }
+    }
 
     fn meta(blob: &str, version: Option<&str>, dm: bool) -> ObjMeta {
         ObjMeta {

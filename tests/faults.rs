@@ -498,3 +498,138 @@ async fn ranged_get_is_one_store_request_when_the_layout_is_guessed() {
         );
     }
 }
+
+/// Delays the store's PutObjectTagging (the layout commit that follows a Complete).
+struct SlowTags {
+    inner: Store,
+    delay: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl S3 for SlowTags {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.inner.create_bucket(req).await
+    }
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.inner.create_multipart_upload(req).await
+    }
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        self.inner.upload_part(req).await
+    }
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        self.inner.list_parts(req).await
+    }
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        self.inner.complete_multipart_upload(req).await
+    }
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        self.inner.get_object_tagging(req).await
+    }
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.inner.head_object(req).await
+    }
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        self.inner.get_object(req).await
+    }
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        self.inner.put_object(req).await
+    }
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.put_object_tagging(req).await
+    }
+}
+
+/// A client that gives up on a CompleteMultipartUpload (a read timeout, Ctrl-C) after the
+/// store has completed the upload but before the gateway committed its layout must not leave
+/// an object no read accepts: the completion runs to its end without the client.
+#[tokio::test]
+async fn a_complete_the_client_abandons_still_finishes() {
+    let (gw, _base) = TestGateway::start_wrapped(|inner| {
+        Arc::new(SlowTags {
+            inner,
+            delay: std::time::Duration::from_millis(1500),
+        })
+    })
+    .await;
+    let (c, b) = (&gw.client, gw.bucket().await);
+    gw.put(&b, "big", b"the old version").await;
+    let data = pattern((5 << 20) + 1234, 11);
+    let id = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    let id = id.upload_id.unwrap();
+    let mut parts = Vec::new();
+    for (n, chunk) in data.chunks(5 << 20).enumerate() {
+        let n = n as i32 + 1;
+        let p = c
+            .upload_part()
+            .bucket(&b)
+            .key("big")
+            .upload_id(&id)
+            .part_number(n);
+        let e = p
+            .body(chunk.to_vec().into())
+            .send()
+            .await
+            .unwrap()
+            .e_tag
+            .unwrap();
+        let part = aws_sdk_s3::types::CompletedPart::builder()
+            .part_number(n)
+            .e_tag(e);
+        parts.push(part.build());
+    }
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .set_parts(Some(parts))
+        .build();
+    let complete = c
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("big")
+        .upload_id(&id)
+        .multipart_upload(done)
+        .send();
+    // Gone before the layout is committed: the request's future is dropped mid-way.
+    let r = tokio::time::timeout(std::time::Duration::from_millis(500), complete).await;
+    assert!(r.is_err(), "the Complete should still be in progress");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let got = c.get_object().bucket(&b).key("big").send().await;
+    let got = got.expect("the completed object is readable");
+    let got = got.body.collect().await.unwrap().into_bytes();
+    assert!(got == data, "the completed object's bytes");
+}

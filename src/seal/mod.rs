@@ -368,7 +368,13 @@ impl S3 for Seal {
         {
             return self.up.complete_multipart_upload(req).await;
         }
-        self.complete_multipart_sealed(req).await
+        // The store's Complete and the layout tags that make the object readable are two
+        // calls; a client that gives up between them (a read timeout on a long Complete) would
+        // drop this future and leave an object no read accepts. Run to the end regardless.
+        let this = self.clone();
+        tokio::spawn(async move { this.complete_multipart_sealed(req).await })
+            .await
+            .map_err(|e| s3_error!(InternalError, "completing the upload failed: {e}"))?
     }
 
     async fn delete_object(

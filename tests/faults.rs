@@ -503,6 +503,8 @@ async fn ranged_get_is_one_store_request_when_the_layout_is_guessed() {
 struct SlowTags {
     inner: Store,
     delay: std::time::Duration,
+    /// Fail the next tag write (as if the gateway died between Complete and its layout).
+    fail: Arc<AtomicBool>,
 }
 
 #[async_trait::async_trait]
@@ -566,6 +568,12 @@ impl S3 for SlowTags {
         req: S3Request<PutObjectTaggingInput>,
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
         tokio::time::sleep(self.delay).await;
+        if self.fail.swap(false, Ordering::Relaxed) {
+            return Err(s3s::s3_error!(
+                InternalError,
+                "injected: the gateway died here"
+            ));
+        }
         self.inner.put_object_tagging(req).await
     }
 }
@@ -579,16 +587,42 @@ async fn a_complete_the_client_abandons_still_finishes() {
         Arc::new(SlowTags {
             inner,
             delay: std::time::Duration::from_millis(1500),
+            fail: Arc::default(),
         })
     })
     .await;
     let (c, b) = (&gw.client, gw.bucket().await);
     gw.put(&b, "big", b"the old version").await;
     let data = pattern((5 << 20) + 1234, 11);
-    let id = c
-        .create_multipart_upload()
+    let (id, done) = upload_parts(c, &b, "big", &data).await;
+    let complete = c
+        .complete_multipart_upload()
         .bucket(&b)
         .key("big")
+        .upload_id(&id)
+        .multipart_upload(done)
+        .send();
+    // Gone before the layout is committed: the request's future is dropped mid-way.
+    let r = tokio::time::timeout(std::time::Duration::from_millis(500), complete).await;
+    assert!(r.is_err(), "the Complete should still be in progress");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let got = c.get_object().bucket(&b).key("big").send().await;
+    let got = got.expect("the completed object is readable");
+    let got = got.body.collect().await.unwrap().into_bytes();
+    assert!(got == data, "the completed object's bytes");
+}
+
+/// Uploads `data` in 5 MiB parts; returns the upload id and the list a Complete sends.
+async fn upload_parts(
+    c: &aws_sdk_s3::Client,
+    b: &str,
+    k: &str,
+    data: &[u8],
+) -> (String, aws_sdk_s3::types::CompletedMultipartUpload) {
+    let id = c
+        .create_multipart_upload()
+        .bucket(b)
+        .key(k)
         .send()
         .await
         .unwrap();
@@ -598,8 +632,8 @@ async fn a_complete_the_client_abandons_still_finishes() {
         let n = n as i32 + 1;
         let p = c
             .upload_part()
-            .bucket(&b)
-            .key("big")
+            .bucket(b)
+            .key(k)
             .upload_id(&id)
             .part_number(n);
         let e = p
@@ -617,19 +651,71 @@ async fn a_complete_the_client_abandons_still_finishes() {
     let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
         .set_parts(Some(parts))
         .build();
-    let complete = c
-        .complete_multipart_upload()
+    (id, done)
+}
+
+/// The gateway dies after the store completed an upload and before it committed the layout:
+/// every read refuses the object (fail closed), and the client's retry of the Complete —
+/// what SDKs do after an error — commits the layout, but only for the same list of parts.
+#[tokio::test]
+async fn a_retried_complete_commits_a_layout_the_first_one_never_wrote() {
+    let fail = Arc::new(AtomicBool::new(false));
+    let f = fail.clone();
+    let (gw, _base) = TestGateway::start_wrapped(move |inner| {
+        Arc::new(SlowTags {
+            inner,
+            delay: std::time::Duration::ZERO,
+            fail: f,
+        })
+    })
+    .await;
+    let c = no_retries(&gw);
+    let b = gw.bucket().await;
+    let data = pattern((10 << 20) + 777, 12);
+    let (id, done) = upload_parts(&c, &b, "obj", &data).await;
+    let complete = |list: aws_sdk_s3::types::CompletedMultipartUpload| {
+        let r = c
+            .complete_multipart_upload()
+            .bucket(&b)
+            .key("obj")
+            .upload_id(&id);
+        r.multipart_upload(list).send()
+    };
+    fail.store(true, Ordering::Relaxed);
+    assert!(
+        complete(done.clone()).await.is_err(),
+        "the layout write failed"
+    );
+    let r = c.get_object().bucket(&b).key("obj").send().await;
+    assert!(r.is_err(), "an object without its layout is refused");
+    // A retry naming other parts cannot commit a layout for this object.
+    let mut fewer = done.clone();
+    fewer.parts.as_mut().unwrap().pop();
+    let r = complete(fewer).await;
+    assert_eq!(error_code(r).as_deref(), Some("NoSuchUpload"));
+    assert!(c.get_object().bucket(&b).key("obj").send().await.is_err());
+    // The same list: committed, and the object reads back whole, ranges included.
+    let etag = complete(done.clone())
+        .await
+        .expect("the retry succeeds")
+        .e_tag
+        .unwrap();
+    assert_eq!(complete(done).await.unwrap().e_tag.unwrap(), etag);
+    let got = c.get_object().bucket(&b).key("obj").send().await.unwrap();
+    assert!(got.body.collect().await.unwrap().into_bytes() == data);
+    let r = c
+        .get_object()
         .bucket(&b)
-        .key("big")
-        .upload_id(&id)
-        .multipart_upload(done)
-        .send();
-    // Gone before the layout is committed: the request's future is dropped mid-way.
-    let r = tokio::time::timeout(std::time::Duration::from_millis(500), complete).await;
-    assert!(r.is_err(), "the Complete should still be in progress");
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-    let got = c.get_object().bucket(&b).key("big").send().await;
-    let got = got.expect("the completed object is readable");
-    let got = got.body.collect().await.unwrap().into_bytes();
-    assert!(got == data, "the completed object's bytes");
+        .key("obj")
+        .range("bytes=5242000-5243000")
+        .send()
+        .await;
+    let got = r.unwrap().body.collect().await.unwrap().into_bytes();
+    assert!(got == data[5_242_000..=5_243_000]);
+}
+
+fn no_retries(gw: &TestGateway) -> aws_sdk_s3::Client {
+    let conf = gw.client.config().to_builder();
+    let conf = conf.retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
+    aws_sdk_s3::Client::from_conf(conf.build())
 }

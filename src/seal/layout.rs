@@ -249,6 +249,17 @@ impl Seal {
             .map_err(no_tagging)
     }
 
+    /// Whether the object's tags can be read and hold no layout at all (not a damaged one).
+    pub(super) async fn has_no_layout<T>(
+        &self,
+        req: &S3Request<T>,
+        at: (&str, &str, Option<&str>),
+    ) -> bool {
+        self.tags_of(req, at)
+            .await
+            .is_ok_and(|t| sealed_from(&t.tag_set).is_none())
+    }
+
     /// The verified layout of a committed multipart object. A missing or invalid layout
     /// refuses the read: fail closed, since without it parts could be dropped unnoticed.
     pub(super) async fn layout_of<T>(

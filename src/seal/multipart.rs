@@ -10,6 +10,7 @@
 use super::body::{Expectations, sealed_body, take_outcome};
 use super::object::{decode_md5, plaintext_length, put_failure, take_claims};
 use super::{Seal, etag, meta, ssec, sub_request, upload_id};
+use crate::format::Dek;
 use crate::format::layout::Layout;
 use crate::format::size;
 use s3s::dto::*;
@@ -378,8 +379,11 @@ impl Seal {
             _ => return Err(not_found),
         };
         let version = head.version_id.clone();
-        self.layout_of(req, (bucket, key, version.as_deref()), &info, dek)
-            .await?;
+        let at = (bucket, key, version.as_deref());
+        if self.has_no_layout(req, at).await {
+            self.recommit_layout(req, at, &head, &info, dek).await?;
+        }
+        self.layout_of(req, at, &info, dek).await?;
         let up_etag = head.e_tag.unwrap_or(ETag::Strong(String::new()));
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(bucket.to_owned()),
@@ -388,6 +392,77 @@ impl Seal {
             version_id: version,
             ..Default::default()
         }))
+    }
+
+    /// A Complete whose store write landed but whose layout commit did not (the gateway was
+    /// killed between the two) left an object every read refuses. Its retry, which names the
+    /// same parts, commits the layout again — only when the stored object is exactly those
+    /// parts in that order (its ETag is the composite of theirs), with sizes from the store's
+    /// per-part HEADs. A store lying about a size gains nothing: each segment is bound to its
+    /// part, position and final flag, so a wrong layout fails reads, never passes wrong bytes.
+    async fn recommit_layout(
+        &self,
+        req: &S3Request<CompleteMultipartUploadInput>,
+        at: (&str, &str, Option<&str>),
+        head: &HeadObjectOutput,
+        info: &meta::SealInfo,
+        dek: &Dek,
+    ) -> S3Result<()> {
+        use md5::{Digest, Md5};
+        let refuse = || {
+            s3_error!(
+                NoSuchUpload,
+                "the upload is gone and its object cannot be confirmed"
+            )
+        };
+        let listed: Vec<(i32, String)> = req
+            .input
+            .multipart_upload
+            .as_ref()
+            .and_then(|m| m.parts.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                Some((
+                    p.part_number?,
+                    p.e_tag.as_ref()?.value().trim_matches('"').to_owned(),
+                ))
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(refuse)?;
+        let mut md5s = Vec::new();
+        for (_, e) in &listed {
+            let stored = e.strip_suffix("-1").and_then(|h| hex::decode(h).ok());
+            md5s.extend(stored.ok_or_else(refuse)?);
+        }
+        let composite = format!("{}-{}", hex::encode(Md5::digest(&md5s)), listed.len());
+        let stored_etag = head.e_tag.as_ref().map(|e| e.value().to_owned());
+        if info.segment != self.segment || stored_etag.as_deref() != Some(composite.as_str()) {
+            return Err(refuse());
+        }
+        let (bucket, key, version) = at;
+        let mut sizes = Vec::with_capacity(listed.len());
+        for (idx, (n, _)) in listed.iter().enumerate() {
+            let part = HeadObjectInput {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version_id: version.map(str::to_owned),
+                part_number: Some(idx as i32 + 1),
+                ..Default::default()
+            };
+            let out = self.up.head_object(sub_request(req, part)).await?.output;
+            let stored = out.content_length.unwrap_or(0).max(0) as u64;
+            let plain = size::plain_len(stored, self.segment)
+                .filter(|&p| size::stored_len(p, self.segment) == stored)
+                .ok_or_else(refuse)?;
+            sizes.push((*n as u32, plain));
+        }
+        let layout = Layout::from_parts(&sizes).map_err(|_| refuse())?;
+        if Some(layout.stored_len(self.segment) as i64) != head.content_length {
+            return Err(refuse());
+        }
+        tracing::warn!(%bucket, %key, "committing the layout a completed upload was missing (a retried Complete)");
+        self.commit_layout(req, at, dek, &layout).await
     }
 
     async fn list_all_parts<T>(&self, req: &S3Request<T>, up_id: &str) -> S3Result<Vec<Part>>

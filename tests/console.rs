@@ -803,3 +803,63 @@ async fn console_requests_take_a_concurrency_slot() {
     }
     assert!(ok, "the slot came back once the S3 GET ended");
 }
+
+/// Console uploads are buffered before the S3 call that checks the user's rules, so a
+/// logged-in user (even one who may write nothing) holding many half-sent 16 MiB bodies
+/// could fill the gateway's memory. At most `MAX_BUFFERED_UPLOADS` are held; more get 503
+/// from their head, and the slots come back when those connections go.
+#[tokio::test]
+async fn console_upload_bodies_held_in_memory_are_capped() {
+    use tokio::io::AsyncWriteExt;
+    let gw = start().await;
+    let b = login(&gw, ALICE.0, ALICE.1).await;
+    let cap = s3seal::console::MAX_BUFFERED_UPLOADS;
+    let len = s3seal::console::MAX_PART - 1;
+    let mut held = Vec::new();
+    for i in 0..cap {
+        let mut s = tokio::net::TcpStream::connect(b.addr).await.unwrap();
+        let head = format!(
+            "PUT /console/api/object?bucket=photos&key=bob/x{i} HTTP/1.1\r\nhost: {}\r\ncookie: {}\r\nx-csrf-token: {}\r\ncontent-length: {len}\r\n\r\n",
+            b.addr, b.cookie, b.csrf
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(&vec![b'A'; 1 << 20]).await.unwrap();
+        held.push(s);
+    }
+    // The held bodies are being read; one more upload is refused, not buffered.
+    let mut refused = false;
+    for _ in 0..100 {
+        let r = b
+            .api(
+                "PUT",
+                "/console/api/object?bucket=photos&key=alice/late",
+                b"late",
+            )
+            .await;
+        if r.status == 503 {
+            assert!(r.text().contains("too many uploads"), "{}", r.text());
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(refused, "a {}th buffered upload was accepted", cap + 1);
+    drop(held);
+    let mut ok = false;
+    for _ in 0..100 {
+        let r = b
+            .api(
+                "PUT",
+                "/console/api/object?bucket=photos&key=alice/late",
+                b"late",
+            )
+            .await;
+        if r.status == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ok, "the slots came back once the connections went");
+    assert_eq!(gw.get("photos", "alice/late").await, b"late");
+}

@@ -24,6 +24,7 @@ use serde::Deserialize;
 use session::{Session, Sessions};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const JS: &str = include_str!("assets/console.js");
@@ -33,6 +34,11 @@ const ICON: &str = include_str!("assets/favicon.svg");
 /// Largest upload body the console takes in one request; the browser sends bigger files as
 /// multipart parts of 8 MiB. Bounds the memory one upload request can pin.
 pub const MAX_PART: usize = 16 * 1024 * 1024;
+/// Console uploads are buffered whole (≤ `MAX_PART`) before the S3 call that checks the
+/// user's rules, so their number is capped: any logged-in user, even a read-only one, could
+/// otherwise hold 16 MiB per connection (1024 connections, 16 GiB). The page sends one part
+/// at a time per upload; beyond this many at once the console answers 503 (try again).
+pub const MAX_BUFFERED_UPLOADS: usize = 8;
 
 /// Objects per listing page (each gets a HEAD for its owner and type).
 const PAGE: i32 = 100;
@@ -51,6 +57,8 @@ pub struct Console {
     secure: bool,
     /// The S3 API listener's port, for share links (set once bound).
     api_port: std::sync::OnceLock<u16>,
+    /// Upload bodies held in memory at once (see [`MAX_BUFFERED_UPLOADS`]).
+    uploads: Arc<tokio::sync::Semaphore>,
 }
 
 /// A failed console action: status and a message fit to show the user.
@@ -90,6 +98,7 @@ impl Console {
             thumbs: thumb::cache(),
             secure,
             api_port: Default::default(),
+            uploads: Arc::new(tokio::sync::Semaphore::new(MAX_BUFFERED_UPLOADS)),
         }
     }
 
@@ -464,6 +473,16 @@ impl Console {
         Ok(r)
     }
 
+    /// A slot for one upload body in memory, held until its S3 call ends.
+    fn upload_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Fail> {
+        self.uploads.clone().try_acquire_owned().map_err(|_| {
+            Fail::new(
+                503,
+                "The console is receiving too many uploads at once; try again in a moment.",
+            )
+        })
+    }
+
     async fn api(
         &self,
         s: &Session,
@@ -489,6 +508,7 @@ impl Console {
         let c = &s.client;
         let v = match (&parts.method, action) {
             (&Method::PUT, "object") => {
+                let _slot = self.upload_slot()?;
                 let data = read_limited(body, MAX_PART).await?;
                 let out = c
                     .put_object()
@@ -514,6 +534,7 @@ impl Console {
                 let part: i32 = arg("part")?
                     .parse()
                     .map_err(|_| Fail::new(400, "part must be a number"))?;
+                let _slot = self.upload_slot()?;
                 let data = read_limited(body, MAX_PART).await?;
                 let out = c
                     .upload_part()

@@ -89,6 +89,16 @@ impl Seal {
             }
         };
         meta::reject_reserved(req.input.metadata.as_ref())?;
+        let i = &req.input;
+        let known = |d: Option<&str>| d.is_none_or(|d| d == "COPY" || d == "REPLACE");
+        if !known(i.metadata_directive.as_ref().map(|d| d.as_str()))
+            || !known(i.tagging_directive.as_ref().map(|d| d.as_str()))
+        {
+            return Err(s3_error!(
+                InvalidArgument,
+                "x-amz-metadata-directive and x-amz-tagging-directive take COPY or REPLACE"
+            ));
+        }
         if changes_nothing(&req.input, &src_bucket, &src_key, src_version.is_some()) {
             return Err(s3_error!(
                 InvalidRequest,

@@ -210,14 +210,23 @@ pub fn head_view(meta: &mut Option<Metadata>, md5_hex: Option<&str>, show_owner:
     }
 }
 
-/// Client metadata must not smuggle in s3seal keys (they would confuse the reader).
+/// S3's bound on user metadata: the UTF-8 bytes of every key and value, summed.
+pub const CLIENT_METADATA_MAX: usize = 2048;
+
+/// Client metadata must not smuggle in s3seal keys (they would confuse the reader), and is
+/// held to S3's 2 KB, so an app tested through the gateway does not fail on S3 later.
 pub fn reject_reserved(meta: Option<&Metadata>) -> Result<(), s3s::S3Error> {
-    if let Some(m) = meta
-        && m.keys().any(|k| k.to_ascii_lowercase().starts_with(PREFIX))
-    {
+    let Some(m) = meta else { return Ok(()) };
+    if m.keys().any(|k| k.to_ascii_lowercase().starts_with(PREFIX)) {
         return Err(s3s::s3_error!(
             InvalidArgument,
             "metadata keys starting with x-amz-meta-s3seal- are reserved by the gateway"
+        ));
+    }
+    if m.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > CLIENT_METADATA_MAX {
+        return Err(s3s::s3_error!(
+            MetadataTooLarge,
+            "Your metadata headers exceed the maximum allowed metadata size (2 KB)."
         ));
     }
     Ok(())

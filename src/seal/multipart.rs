@@ -570,17 +570,7 @@ impl Seal {
             bucket: bucket.to_string(),
             key: key.to_string(),
             version_id: version_id.as_ref().map(|v| v.to_string()),
-            range: i
-                .copy_source_range
-                .as_deref()
-                .map(Range::parse)
-                .transpose()
-                .map_err(|_| {
-                    s3_error!(
-                        InvalidArgument,
-                        "x-amz-copy-source-range is not a valid byte range"
-                    )
-                })?,
+            range: copy_range(i.copy_source_range.as_deref())?,
             if_match: i.copy_source_if_match.clone(),
             if_none_match: i.copy_source_if_none_match.clone(),
             if_modified_since: i.copy_source_if_modified_since.clone(),
@@ -590,6 +580,7 @@ impl Seal {
             sse_customer_key_md5: i.copy_source_sse_customer_key_md5.clone(),
             ..Default::default()
         };
+        let get_in_range = get_in.range.clone();
         let src = self
             .get_object_sealed(sub_request(&req, get_in))
             .await
@@ -598,6 +589,22 @@ impl Seal {
                 _ => e,
             })?
             .output;
+        // S3 copies a range only when all of it exists (it does not clip one that runs past
+        // the end, as a GET does).
+        if let Some(Range::Int {
+            last: Some(last), ..
+        }) = &get_in_range
+            && src
+                .content_range
+                .as_deref()
+                .and_then(size::parse_content_range)
+                .is_none_or(|(_, _, total)| *last >= total)
+        {
+            return Err(s3_error!(
+                InvalidRange,
+                "The x-amz-copy-source-range runs past the end of the source object"
+            ));
+        }
         // The destination's size limit holds for copied parts as for uploaded ones.
         let len = src.content_length.unwrap_or(0).max(0) as u64;
         self.buckets
@@ -626,6 +633,18 @@ impl Seal {
             }),
             ..Default::default()
         }))
+    }
+}
+
+/// `x-amz-copy-source-range`: S3 takes only `bytes=first-last`.
+fn copy_range(v: Option<&str>) -> S3Result<Option<Range>> {
+    let Some(v) = v else { return Ok(None) };
+    match Range::parse(v) {
+        Ok(r @ Range::Int { last: Some(_), .. }) => Ok(Some(r)),
+        _ => Err(s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )),
     }
 }
 

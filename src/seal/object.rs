@@ -913,9 +913,13 @@ fn head_range(out: &mut HeadObjectOutput, range: Option<&Range>, full: u64) -> S
     let Some(r) = range else {
         return Ok(());
     };
+    // As the GET answers: no range of an empty object is satisfiable (s3s would give a suffix
+    // range of it the empty span 0..0, and `end - 1` would wrap to 2^64 - 1).
     let span = r
         .check(full)
-        .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+        .ok()
+        .filter(|s| s.end > s.start)
+        .ok_or_else(|| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
     out.content_length = Some((span.end - span.start) as i64);
     out.content_range = Some(format!("bytes {}-{}/{full}", span.start, span.end - 1));
     Ok(())

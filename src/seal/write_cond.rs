@@ -165,6 +165,12 @@ impl Seal {
         &self,
         mut req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        if req.input.delete.objects.len() > 1000 {
+            return Err(s3_error!(
+                MalformedXML,
+                "A DeleteObjects request names at most 1000 keys"
+            ));
+        }
         let bucket = req.input.bucket.clone();
         let mut errors = Vec::new();
         let mut keep = Vec::new();

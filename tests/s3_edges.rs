@@ -1,0 +1,156 @@
+//! Edges of S3's contract an outside comparison against S3 found the gateway answering
+//! differently: each asserts S3's answer and, where something could be stored, what is.
+
+mod support;
+
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use support::{ALL, TestGateway, error_code};
+
+/// HEAD with a range answers as the GET would; on an empty object no range is satisfiable
+/// (a suffix range gave 206 with `Content-Range: bytes 0-18446744073709551615/0`).
+#[tokio::test]
+async fn ranged_head_of_an_empty_object_is_unsatisfiable_like_the_get() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let (c, b) = (&gw.client, gw.bucket().await);
+        gw.put(&b, "empty", b"").await;
+        for r in ["bytes=-1", "bytes=-10", "bytes=0-0", "bytes=0-"] {
+            let head = c
+                .head_object()
+                .bucket(&b)
+                .key("empty")
+                .range(r)
+                .send()
+                .await;
+            let status = head
+                .as_ref()
+                .err()
+                .and_then(|e| e.raw_response())
+                .map(|r| r.status().as_u16());
+            assert_eq!(status, Some(416), "{kind:?} HEAD {r}: {head:?}");
+            let get = c.get_object().bucket(&b).key("empty").range(r).send().await;
+            assert_eq!(
+                error_code(get).as_deref(),
+                Some("InvalidRange"),
+                "{kind:?} GET {r}"
+            );
+        }
+        let ten = c
+            .head_object()
+            .bucket(&b)
+            .key("empty")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ten.content_length, Some(0));
+        gw.stop().await;
+    }
+}
+
+/// S3 holds user metadata to 2 KB (keys and values, summed); an app tested through the
+/// gateway must not meet that limit first on S3.
+#[tokio::test]
+async fn user_metadata_over_two_kilobytes_is_refused() {
+    let gw = TestGateway::start(support::Upstream::Fs).await;
+    let (c, b) = (&gw.client, gw.bucket().await);
+    let put = |v: String| {
+        c.put_object()
+            .bucket(&b)
+            .key("m")
+            .metadata("big", v)
+            .body(b"x".to_vec().into())
+    };
+    let r = put("v".repeat(2048 - 3 + 1)).send().await;
+    assert_eq!(error_code(r).as_deref(), Some("MetadataTooLarge"));
+    assert!(!support::stored(&gw, &b, "m").await);
+    put("v".repeat(2048 - 3)).send().await.unwrap();
+    let mp = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("mp")
+        .metadata("big", "v".repeat(3000));
+    assert_eq!(
+        error_code(mp.send().await).as_deref(),
+        Some("MetadataTooLarge")
+    );
+}
+
+/// UploadPartCopy takes only `bytes=first-last` wholly inside the source (a GET would clip a
+/// range that runs past the end; a copy must not make a short part silently).
+#[tokio::test]
+async fn upload_part_copy_ranges_must_be_first_last_inside_the_source() {
+    let gw = TestGateway::start(support::Upstream::Fs).await;
+    let (c, b) = (&gw.client, gw.bucket().await);
+    gw.put(&b, "src", &[7u8; 100]).await;
+    let id = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("dst")
+        .send()
+        .await
+        .unwrap();
+    let id = id.upload_id.unwrap();
+    let copy = |r: &str| {
+        let p = c
+            .upload_part_copy()
+            .bucket(&b)
+            .key("dst")
+            .upload_id(&id)
+            .part_number(1);
+        p.copy_source(format!("{b}/src"))
+            .copy_source_range(r)
+            .send()
+    };
+    assert_eq!(
+        error_code(copy("bytes=0-199").await).as_deref(),
+        Some("InvalidRange")
+    );
+    for bad in ["bytes=-10", "bytes=50-"] {
+        assert_eq!(
+            error_code(copy(bad).await).as_deref(),
+            Some("InvalidArgument"),
+            "{bad}"
+        );
+    }
+    let parts = c
+        .list_parts()
+        .bucket(&b)
+        .key("dst")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(parts.parts().is_empty(), "a refused copy stored a part");
+    copy("bytes=0-99").await.unwrap();
+    copy("bytes=10-19").await.unwrap();
+}
+
+/// S3's request limits: 1000 keys per DeleteObjects, COPY or REPLACE for directives.
+#[tokio::test]
+async fn delete_objects_and_copy_directives_keep_s3s_limits() {
+    let gw = TestGateway::start(support::Upstream::Fs).await;
+    let (c, b) = (&gw.client, gw.bucket().await);
+    gw.put(&b, "k0", b"0").await;
+    let ids: Vec<_> = (0..1001)
+        .map(|i| {
+            ObjectIdentifier::builder()
+                .key(format!("k{i}"))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let del = Delete::builder().set_objects(Some(ids)).build().unwrap();
+    let r = c.delete_objects().bucket(&b).delete(del).send().await;
+    assert_eq!(error_code(r).as_deref(), Some("MalformedXML"));
+    assert!(support::stored(&gw, &b, "k0").await, "deleted anyway");
+    let r = c
+        .copy_object()
+        .bucket(&b)
+        .key("k1")
+        .copy_source(format!("{b}/k0"))
+        .metadata_directive("FOO".into())
+        .send()
+        .await;
+    assert_eq!(error_code(r).as_deref(), Some("InvalidArgument"));
+    assert!(!support::stored(&gw, &b, "k1").await);
+}

@@ -580,7 +580,7 @@ impl Seal {
             sse_customer_key_md5: i.copy_source_sse_customer_key_md5.clone(),
             ..Default::default()
         };
-        let get_in_range = get_in.range.clone();
+        let get_in_range = get_in.range;
         let src = self
             .get_object_sealed(sub_request(&req, get_in))
             .await

@@ -777,7 +777,9 @@ async fn huge_dimension_thumbnails_are_refused_not_decoded() {
 #[tokio::test]
 async fn console_requests_take_a_concurrency_slot() {
     let gw = start_with(|c| c.server.max_concurrent_requests = 1).await;
-    gw.put("photos", "big.bin", &pattern(4 << 20, 5)).await;
+    // Larger than loopback socket buffers, so the unread body cannot finish sending (which
+    // would end the request and free its slot).
+    gw.put("photos", "big.bin", &pattern(48 << 20, 5)).await;
     let b = login(&gw, ACCESS_KEY, SECRET_KEY).await;
     assert_eq!(b.get("/console/").await.status, 200);
     // The body is not read: the response holds the slot until dropped.
@@ -862,4 +864,31 @@ async fn console_upload_bodies_held_in_memory_are_capped() {
     }
     assert!(ok, "the slots came back once the connections went");
     assert_eq!(gw.get("photos", "alice/late").await, b"late");
+}
+
+/// One key holding a control character (which XML 1.0 cannot carry) must not break its
+/// folder's page for everyone: listed with `encoding-type=url`, every name shows as written.
+#[tokio::test]
+async fn keys_with_control_characters_and_escapes_list_in_the_console() {
+    let gw = start().await;
+    for k in [
+        "odd/ok.txt",
+        "odd/x\u{1}y",
+        "odd/a b+c%41.txt",
+        "odd/sub dir/f",
+    ] {
+        gw.put("photos", k, b"x").await;
+    }
+    let b = login(&gw, ACCESS_KEY, SECRET_KEY).await;
+    let page = b.get("/console/b/photos/odd/").await;
+    let t = page.text();
+    assert_eq!(page.status, 200, "{t}");
+    assert!(t.contains(r#"data-key="odd/ok.txt""#), "{t}");
+    assert!(
+        t.contains("odd/a b+c%41.txt"),
+        "names shown as written: {t}"
+    );
+    assert!(t.contains("sub dir/"), "folders decoded: {t}");
+    assert!(t.contains("data-key=\"odd/x"), "the odd key is listed: {t}");
+    assert_eq!(b.get("/console/b/photos/").await.status, 200);
 }

@@ -340,24 +340,26 @@ impl Console {
             .max_keys(PAGE)
             .set_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
             .set_continuation_token(after.cloned())
+            // Keys may hold characters XML 1.0 cannot carry (C0 controls): asked raw, one
+            // such key made the whole folder's listing unparseable (502).
+            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .send()
             .await?;
         let folders = out
             .common_prefixes()
             .iter()
-            .filter_map(|p| p.prefix().map(str::to_owned))
+            .filter_map(|p| p.prefix().map(url_decoded))
             .collect();
         let objects: Vec<_> = out
             .contents()
             .iter()
-            .filter(|o| o.key().is_some_and(|k| k != prefix))
-            .cloned()
+            .map(|o| (url_decoded(o.key().unwrap_or_default()), o.clone()))
+            .filter(|(k, _)| k != prefix)
             .collect();
         // Owner and content type come from each object's metadata: one HEAD per row, a few
         // at a time.
         let entries = futures::stream::iter(objects)
-            .map(|o| async move {
-                let key = o.key().unwrap_or_default().to_owned();
+            .map(|(key, o)| async move {
                 let head = s
                     .client
                     .head_object()
@@ -807,6 +809,11 @@ fn split_object(rest: &str) -> Result<(String, String), Fail> {
         return Err(Fail::new(400, "No object named."));
     }
     Ok((b, k))
+}
+
+/// A key or prefix from a listing asked with `encoding-type=url` (S3 writes a space as `+`).
+fn url_decoded(v: &str) -> String {
+    crate::policy::percent_decode(&v.replace('+', " ")).unwrap_or_else(|| v.to_owned())
 }
 
 async fn read_limited(body: hyper::body::Incoming, limit: usize) -> Result<Bytes, Fail> {

@@ -154,3 +154,32 @@ async fn delete_objects_and_copy_directives_keep_s3s_limits() {
     assert_eq!(error_code(r).as_deref(), Some("InvalidArgument"));
     assert!(!support::stored(&gw, &b, "k1").await);
 }
+
+/// HEAD takes the `response-*` overrides as GET does (a client HEADs a link to preview what
+/// its download will be).
+#[tokio::test]
+async fn head_applies_response_overrides_like_get() {
+    for kind in [support::Upstream::Fs, support::Upstream::Store] {
+        let gw = TestGateway::start(kind).await;
+        let (c, b) = (&gw.client, gw.bucket().await);
+        gw.put(&b, "pic", b"png bytes").await;
+        let h = c
+            .head_object()
+            .bucket(&b)
+            .key("pic")
+            .response_content_type("image/png")
+            .response_cache_control("no-cache")
+            .response_content_disposition("attachment; filename=\"p.png\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(h.content_type(), Some("image/png"), "{kind:?}");
+        assert_eq!(h.cache_control(), Some("no-cache"), "{kind:?}");
+        assert_eq!(
+            h.content_disposition(),
+            Some("attachment; filename=\"p.png\"")
+        );
+        assert_eq!(h.content_length(), Some(9), "{kind:?}");
+        gw.stop().await;
+    }
+}

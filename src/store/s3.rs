@@ -1105,12 +1105,18 @@ impl S3 for Store {
             last_modified: Some(ts(m.modified_ms)),
             e_tag: Some(etag(&m.etag)),
             metadata: Some(m.user.clone().into_iter().collect()),
-            content_type: h("content-type").or(Some(DEFAULT_CONTENT_TYPE.to_owned())),
-            content_encoding: h("content-encoding"),
-            content_disposition: h("content-disposition"),
-            content_language: h("content-language"),
-            cache_control: h("cache-control"),
-            expires: h("expires").and_then(|s| parse_http_date(&s)),
+            // HEAD takes the response-* overrides as GET does (a client previews a link).
+            content_type: i
+                .response_content_type
+                .or(h("content-type"))
+                .or(Some(DEFAULT_CONTENT_TYPE.to_owned())),
+            content_encoding: i.response_content_encoding.or(h("content-encoding")),
+            content_disposition: i.response_content_disposition.or(h("content-disposition")),
+            content_language: i.response_content_language.or(h("content-language")),
+            cache_control: i.response_cache_control.or(h("cache-control")),
+            expires: i
+                .response_expires
+                .or(h("expires").and_then(|s| parse_http_date(&s))),
             website_redirect_location: h("website-redirect-location"),
             checksum_crc32: cs("crc32"),
             checksum_crc32c: cs("crc32c"),

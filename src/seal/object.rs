@@ -200,6 +200,11 @@ impl Seal {
                         Expect::multipart(true, true, None),
                         Some(part_range(cr, plain, info.segment).ok_or_else(corrupt_size)?),
                     ),
+                    // S3 answers partNumber=1 of a single-PUT object as its one part: 206.
+                    (Some(_), _) if plain > 0 => (
+                        expect_for(&info, &up_etag, 0, true),
+                        Some(format!("bytes 0-{}/{plain}", plain - 1)),
+                    ),
                     _ => (expect_for(&info, &up_etag, 0, true), None),
                 };
                 let opener = self
@@ -516,6 +521,10 @@ impl Seal {
         };
         let out = &mut resp.output;
         out.content_length = Some(plain as i64);
+        if part_number.is_some() && !info.multipart && plain > 0 {
+            // As the GET: partNumber=1 of a single-PUT object is its one part (206).
+            out.content_range = Some(format!("bytes 0-{}/{plain}", plain - 1));
+        }
         out.e_tag = Some(visible);
         meta::head_view(&mut out.metadata, info.md5.as_deref(), show_owner);
         out.checksum_crc32 = None;

@@ -332,3 +332,50 @@ async fn deletes_with_an_etag_delete_only_that_object() {
         gw.stop().await;
     }
 }
+
+/// A DeleteObjects key that names a version and an ETag never loses its condition: a wrong
+/// ETag leaves that version in place.
+#[tokio::test]
+async fn a_versioned_delete_with_a_wrong_etag_deletes_nothing() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    for kind in [support::Upstream::Fs, support::Upstream::Store] {
+        let gw = TestGateway::start(kind).await;
+        let (c, b) = (&gw.client, gw.bucket().await);
+        let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled);
+        let v = c
+            .put_bucket_versioning()
+            .bucket(&b)
+            .versioning_configuration(on.build());
+        v.send().await.unwrap();
+        let p = c
+            .put_object()
+            .bucket(&b)
+            .key("v")
+            .body(b"kept".to_vec().into());
+        let vid = p.send().await.unwrap().version_id.unwrap();
+        let id = ObjectIdentifier::builder()
+            .key("v")
+            .version_id(&vid)
+            .e_tag("\"0-1\"")
+            .build()
+            .unwrap();
+        let del = Delete::builder().objects(id).build().unwrap();
+        let out = c
+            .delete_objects()
+            .bucket(&b)
+            .delete(del)
+            .send()
+            .await
+            .unwrap();
+        assert!(out.deleted().is_empty(), "{kind:?}: {out:?}");
+        let got = c
+            .get_object()
+            .bucket(&b)
+            .key("v")
+            .version_id(&vid)
+            .send()
+            .await;
+        assert!(got.is_ok(), "{kind:?}: the version was deleted");
+        gw.stop().await;
+    }
+}

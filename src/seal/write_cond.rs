@@ -175,7 +175,9 @@ impl Seal {
         let mut errors = Vec::new();
         let mut keep = Vec::new();
         for mut o in std::mem::take(&mut req.input.delete.objects) {
-            let Some(e) = o.e_tag.take().filter(|_| o.version_id.is_none()) else {
+            // A named version keeps its ETag as sent: the store then refuses a sealed
+            // version's (it compares its own), which is safe, never a silent delete.
+            let Some(e) = o.e_tag.take_if(|_| o.version_id.is_none()) else {
                 keep.push(o);
                 continue;
             };

@@ -8,7 +8,7 @@
 mod support;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use support::{ALL, TestGateway, error_code};
 
 async fn body(c: &Client, b: &str, k: &str) -> Option<Vec<u8>> {
@@ -138,34 +138,7 @@ async fn complete_with(
     if_match: Option<&str>,
     if_none_match: Option<&str>,
 ) -> Result<String, String> {
-    let id = c
-        .create_multipart_upload()
-        .bucket(b)
-        .key(k)
-        .send()
-        .await
-        .unwrap()
-        .upload_id
-        .unwrap();
-    let mut parts = Vec::new();
-    for (n, len) in [(1, 5 << 20), (2, 1)] {
-        let p = c
-            .upload_part()
-            .bucket(b)
-            .key(k)
-            .upload_id(&id)
-            .part_number(n)
-            .body(vec![fill; len].into())
-            .send()
-            .await
-            .unwrap();
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(p.e_tag.unwrap())
-                .build(),
-        );
-    }
+    let (id, parts) = support::upload_parts(c, b, k, &vec![fill; (5 << 20) + 1], 5 << 20).await;
     let done = c
         .complete_multipart_upload()
         .bucket(b)
@@ -173,11 +146,7 @@ async fn complete_with(
         .upload_id(&id)
         .set_if_match(if_match.map(str::to_owned))
         .set_if_none_match(if_none_match.map(str::to_owned))
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
+        .multipart_upload(parts)
         .send()
         .await;
     match done {

@@ -594,7 +594,7 @@ async fn a_complete_the_client_abandons_still_finishes() {
     let (c, b) = (&gw.client, gw.bucket().await);
     gw.put(&b, "big", b"the old version").await;
     let data = pattern((5 << 20) + 1234, 11);
-    let (id, done) = upload_parts(c, &b, "big", &data).await;
+    let (id, done) = upload_parts(c, &b, "big", &data, 5 << 20).await;
     let complete = c
         .complete_multipart_upload()
         .bucket(&b)
@@ -610,48 +610,6 @@ async fn a_complete_the_client_abandons_still_finishes() {
     let got = got.expect("the completed object is readable");
     let got = got.body.collect().await.unwrap().into_bytes();
     assert!(got == data, "the completed object's bytes");
-}
-
-/// Uploads `data` in 5 MiB parts; returns the upload id and the list a Complete sends.
-async fn upload_parts(
-    c: &aws_sdk_s3::Client,
-    b: &str,
-    k: &str,
-    data: &[u8],
-) -> (String, aws_sdk_s3::types::CompletedMultipartUpload) {
-    let id = c
-        .create_multipart_upload()
-        .bucket(b)
-        .key(k)
-        .send()
-        .await
-        .unwrap();
-    let id = id.upload_id.unwrap();
-    let mut parts = Vec::new();
-    for (n, chunk) in data.chunks(5 << 20).enumerate() {
-        let n = n as i32 + 1;
-        let p = c
-            .upload_part()
-            .bucket(b)
-            .key(k)
-            .upload_id(&id)
-            .part_number(n);
-        let e = p
-            .body(chunk.to_vec().into())
-            .send()
-            .await
-            .unwrap()
-            .e_tag
-            .unwrap();
-        let part = aws_sdk_s3::types::CompletedPart::builder()
-            .part_number(n)
-            .e_tag(e);
-        parts.push(part.build());
-    }
-    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
-        .set_parts(Some(parts))
-        .build();
-    (id, done)
 }
 
 /// The gateway dies after the store completed an upload and before it committed the layout:
@@ -672,7 +630,7 @@ async fn a_retried_complete_commits_a_layout_the_first_one_never_wrote() {
     let c = no_retries(&gw);
     let b = gw.bucket().await;
     let data = pattern((10 << 20) + 777, 12);
-    let (id, done) = upload_parts(&c, &b, "obj", &data).await;
+    let (id, done) = upload_parts(&c, &b, "obj", &data, 5 << 20).await;
     let complete = |list: aws_sdk_s3::types::CompletedMultipartUpload| {
         let r = c
             .complete_multipart_upload()

@@ -30,7 +30,6 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use write_cond::WriteConditions;
 
 /// Counters the metrics endpoint exports.
 #[derive(Default)]
@@ -224,16 +223,7 @@ impl S3 for Seal {
         mut req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         layout::reject_reserved_header(req.input.tagging.as_deref())?;
-        let i = &mut req.input;
-        let asked = WriteConditions {
-            if_match: i.if_match.take(),
-            if_none_match: i.if_none_match.take(),
-        };
-        let (bucket, key) = (i.bucket.clone(), i.key.clone());
-        let c = self
-            .store_conditions(&req, (&bucket, &key), asked, false)
-            .await?;
-        (req.input.if_match, req.input.if_none_match) = (c.if_match, c.if_none_match);
+        self.judge_conditions(&mut req).await?;
         let i = &req.input;
         let policy = self.buckets.lookup(&i.bucket, &i.key);
         let length = object::plaintext_length(i.content_length, &req.headers)?;
@@ -351,16 +341,7 @@ impl S3 for Seal {
         &self,
         mut req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        let i = &mut req.input;
-        let asked = WriteConditions {
-            if_match: i.if_match.take(),
-            if_none_match: i.if_none_match.take(),
-        };
-        let (bucket, key) = (i.bucket.clone(), i.key.clone());
-        let c = self
-            .store_conditions(&req, (&bucket, &key), asked, false)
-            .await?;
-        (req.input.if_match, req.input.if_none_match) = (c.if_match, c.if_none_match);
+        self.judge_conditions(&mut req).await?;
         let i = &req.input;
         let policy = self.buckets.lookup(&i.bucket, &i.key);
         if policy.mode == crate::config::BucketMode::Passthrough
@@ -382,15 +363,7 @@ impl S3 for Seal {
         mut req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         if req.input.version_id.is_none() {
-            let asked = WriteConditions {
-                if_match: req.input.if_match.take(),
-                if_none_match: None,
-            };
-            let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-            req.input.if_match = self
-                .store_conditions(&req, (&bucket, &key), asked, false)
-                .await?
-                .if_match;
+            self.judge_conditions(&mut req).await?;
         }
         self.up.delete_object(req).await
     }

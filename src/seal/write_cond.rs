@@ -11,8 +11,8 @@
 
 use super::{Seal, etag, meta, sub_request};
 use s3s::dto::{
-    DeleteObjectsInput, DeleteObjectsOutput, ETag, ETagCondition, Error, HeadObjectInput,
-    HeadObjectOutput,
+    CompleteMultipartUploadInput, DeleteObjectInput, DeleteObjectsInput, DeleteObjectsOutput, ETag,
+    ETagCondition, Error, HeadObjectInput, HeadObjectOutput, PutObjectInput,
 };
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -91,7 +91,62 @@ impl Current {
     }
 }
 
+/// A write whose input carries its own conditions: the key it writes and the two fields
+/// (DeleteObject has no If-None-Match).
+pub(super) trait Conditional {
+    fn fields(&mut self) -> (&str, &str, CondFields<'_>);
+}
+
+/// The condition fields of an input, borrowed for translation in place.
+pub(super) type CondFields<'a> = (
+    &'a mut Option<ETagCondition>,
+    Option<&'a mut Option<ETagCondition>>,
+);
+
+macro_rules! conditional {
+    ($($ty:ty => |$i:ident| $none:expr;)*) => {$(
+        impl Conditional for $ty {
+            fn fields(&mut self) -> (&str, &str, CondFields<'_>) {
+                let $i = self;
+                (&$i.bucket, &$i.key, (&mut $i.if_match, $none))
+            }
+        }
+    )*};
+}
+
+conditional! {
+    PutObjectInput => |i| Some(&mut i.if_none_match);
+    CompleteMultipartUploadInput => |i| Some(&mut i.if_none_match);
+    DeleteObjectInput => |i| None;
+}
+
 impl Seal {
+    /// Replaces the request's own conditions with the store's ([`Self::store_conditions`]);
+    /// a request without any costs nothing.
+    pub(super) async fn judge_conditions<T: Conditional>(
+        &self,
+        req: &mut S3Request<T>,
+    ) -> S3Result<()> {
+        let (bucket, key, (m, n)) = req.input.fields();
+        if m.is_none() && n.as_ref().is_none_or(|n| n.is_none()) {
+            return Ok(());
+        }
+        let asked = WriteConditions {
+            if_match: m.take(),
+            if_none_match: n.and_then(Option::take),
+        };
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        let c = self
+            .store_conditions(req, (&bucket, &key), asked, false)
+            .await?;
+        let (_, _, (m, n)) = req.input.fields();
+        *m = c.if_match;
+        if let Some(n) = n {
+            *n = c.if_none_match;
+        }
+        Ok(())
+    }
+
     /// Judges `c` against the current object of `bucket`/`key` and returns what to ask the
     /// store: PreconditionFailed when it fails, NoSuchKey for If-Match on a missing key (S3's
     /// answers). `*` needs no translation, so it costs a lookup only with `judge_stars`, for

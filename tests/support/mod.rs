@@ -353,6 +353,26 @@ pub fn error_code<T, E: aws_sdk_s3::error::ProvideErrorMetadata>(
 
 /// Uploads `data` as a multipart object in `part`-byte parts (the last one shorter).
 pub async fn multipart_put(c: &Client, b: &str, k: &str, data: &[u8], part: usize) {
+    let (id, parts) = upload_parts(c, b, k, data, part).await;
+    c.complete_multipart_upload()
+        .bucket(b)
+        .key(k)
+        .upload_id(&id)
+        .multipart_upload(parts)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Uploads `data` in `part`-byte parts without completing; returns the upload id and the
+/// list a Complete sends.
+pub async fn upload_parts(
+    c: &Client,
+    b: &str,
+    k: &str,
+    data: &[u8],
+    part: usize,
+) -> (String, aws_sdk_s3::types::CompletedMultipartUpload) {
     use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
     let id = c
         .create_multipart_upload()
@@ -360,9 +380,8 @@ pub async fn multipart_put(c: &Client, b: &str, k: &str, data: &[u8], part: usiz
         .key(k)
         .send()
         .await
-        .unwrap()
-        .upload_id
         .unwrap();
+    let id = id.upload_id.unwrap();
     let mut parts = Vec::new();
     for (n, chunk) in data.chunks(part).enumerate() {
         let n = n as i32 + 1;
@@ -371,30 +390,22 @@ pub async fn multipart_put(c: &Client, b: &str, k: &str, data: &[u8], part: usiz
             .bucket(b)
             .key(k)
             .upload_id(&id)
-            .part_number(n)
+            .part_number(n);
+        let e = p
             .body(chunk.to_vec().into())
             .send()
             .await
+            .unwrap()
+            .e_tag
             .unwrap();
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(p.e_tag.unwrap())
-                .build(),
-        );
+        parts.push(CompletedPart::builder().part_number(n).e_tag(e).build());
     }
-    c.complete_multipart_upload()
-        .bucket(b)
-        .key(k)
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    (
+        id,
+        CompletedMultipartUpload::builder()
+            .set_parts(Some(parts))
+            .build(),
+    )
 }
 
 /// Sends one raw HTTP/1.1 request (for presigned URLs, which no SDK client sends) and

@@ -95,6 +95,11 @@ impl S3Access for SignedOnly {
     }
 }
 
+/// The keys of a DeleteObjects the user's rules forbid, taken out of the request so the
+/// handler reports each as `AccessDenied` beside the keys it deleted.
+#[derive(Clone)]
+pub struct DeniedDeletes(pub Vec<s3s::dto::ObjectIdentifier>);
+
 /// The rules of every proxy user. `None`: no rules, full access. Cheap to clone, so the
 /// `Seal` layer can share it (ListBuckets shows each user only the buckets it names).
 #[derive(Default, Clone)]
@@ -297,10 +302,24 @@ impl S3Access for Policy {
         for o in &req.input.delete.objects {
             self.keys.check_key(&o.key)?;
         }
-        for o in &req.input.delete.objects {
-            if !self.allows(&user, Perm::Delete, bucket, &o.key) {
-                return Err(self.deny(&user, "DeleteObjects", Perm::Delete, bucket, &o.key));
-            }
+        // As S3 does under a policy: forbidden keys are answered one by one in the result's
+        // errors and the rest are deleted (`aws s3 rm --recursive` over a shared prefix).
+        let (allowed, denied): (Vec<_>, Vec<_>) = std::mem::take(&mut req.input.delete.objects)
+            .into_iter()
+            .partition(|o| self.allows(&user, Perm::Delete, bucket, &o.key));
+        for o in &denied {
+            let key = o.key.as_str();
+            tracing::info!(
+                user,
+                op = "DeleteObjects",
+                bucket,
+                key,
+                "access denied by policy"
+            );
+        }
+        req.input.delete.objects = allowed;
+        if !denied.is_empty() {
+            req.extensions.insert(DeniedDeletes(denied));
         }
         Ok(())
     }

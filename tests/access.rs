@@ -175,7 +175,8 @@ async fn users_by_buckets_prefixes_and_operations() {
     );
     assert_eq!(gw.get("photos", "alice/doc.txt").await, b"shared");
 
-    // Multi-delete is checked key by key; one foreign key refuses the whole request.
+    // Multi-delete is judged key by key, as S3 under a policy: the foreign key is answered
+    // AccessDenied in the result and stays; the user's own key is deleted.
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     let del = |keys: &[&str]| {
         Delete::builder()
@@ -187,13 +188,31 @@ async fn users_by_buckets_prefixes_and_operations() {
             .build()
             .unwrap()
     };
-    let e = bob
+    gw.put("photos", "bob/x", b"bob's").await;
+    let r = bob
         .delete_objects()
         .bucket("photos")
         .delete(del(&["bob/x", "alice/a.txt"]))
         .send()
-        .await;
-    assert_eq!(outcome(e), deny);
+        .await
+        .unwrap();
+    let deleted: Vec<_> = r.deleted().iter().filter_map(|d| d.key()).collect();
+    assert_eq!(deleted, ["bob/x"]);
+    let errors: Vec<_> = r.errors().iter().map(|e| (e.key(), e.code())).collect();
+    assert_eq!(errors, [(Some("alice/a.txt"), Some("AccessDenied"))]);
+    assert_eq!(gw.get("photos", "alice/a.txt").await, b"alice's");
+    let gone = gw.client.head_object().bucket("photos").key("bob/x").send().await;
+    assert!(gone.is_err(), "bob/x should be deleted");
+    // Every key forbidden: a result of errors, nothing deleted.
+    let r = bob
+        .delete_objects()
+        .bucket("photos")
+        .delete(del(&["alice/a.txt", "alice/doc.txt"]))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.deleted().is_empty());
+    assert_eq!(r.errors().len(), 2);
     assert_eq!(gw.get("photos", "alice/a.txt").await, b"alice's");
     let ok = bob
         .delete_objects()

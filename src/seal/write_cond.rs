@@ -220,14 +220,26 @@ impl Seal {
         &self,
         mut req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        if req.input.delete.objects.len() > 1000 {
+        let denied = (req.extensions)
+            .remove::<crate::policy::DeniedDeletes>()
+            .map(|d| d.0)
+            .unwrap_or_default();
+        if req.input.delete.objects.len() + denied.len() > 1000 {
             return Err(s3_error!(
                 MalformedXML,
                 "A DeleteObjects request names at most 1000 keys"
             ));
         }
         let bucket = req.input.bucket.clone();
-        let mut errors = Vec::new();
+        let mut errors: Vec<Error> = denied
+            .into_iter()
+            .map(|o| Error {
+                code: Some("AccessDenied".to_owned()),
+                message: Some("Access Denied".to_owned()),
+                key: Some(o.key),
+                version_id: o.version_id,
+            })
+            .collect();
         let mut keep = Vec::new();
         for mut o in std::mem::take(&mut req.input.delete.objects) {
             // A named version keeps its ETag as sent: the store then refuses a sealed

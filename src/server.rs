@@ -510,6 +510,14 @@ impl Router {
             if let Some(Spliced(page)) = resp.extensions_mut().remove::<Spliced>() {
                 replace_body(&mut resp, page);
             }
+            // s3s writes a 304 as an error document; S3's carries no body and no
+            // Content-Length of the XML it never sends.
+            if resp.status() == http::StatusCode::NOT_MODIFIED {
+                let h = resp.headers_mut();
+                h.remove(http::header::CONTENT_LENGTH);
+                h.remove(http::header::CONTENT_TYPE);
+                *resp.body_mut() = s3s::Body::empty();
+            }
             // s3s answers every successful HEAD with 200 (it ignores S3Response::status);
             // S3 answers a HEAD with Range or partNumber as it would the GET: 206.
             if is_head

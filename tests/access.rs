@@ -201,7 +201,13 @@ async fn users_by_buckets_prefixes_and_operations() {
     let errors: Vec<_> = r.errors().iter().map(|e| (e.key(), e.code())).collect();
     assert_eq!(errors, [(Some("alice/a.txt"), Some("AccessDenied"))]);
     assert_eq!(gw.get("photos", "alice/a.txt").await, b"alice's");
-    let gone = gw.client.head_object().bucket("photos").key("bob/x").send().await;
+    let gone = gw
+        .client
+        .head_object()
+        .bucket("photos")
+        .key("bob/x")
+        .send()
+        .await;
     assert!(gone.is_err(), "bob/x should be deleted");
     // Every key forbidden: a result of errors, nothing deleted.
     let r = bob

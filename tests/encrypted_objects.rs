@@ -4,7 +4,7 @@
 
 mod support;
 
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::primitives::{ByteStream, DateTimeFormat};
 use aws_sdk_s3::types::ChecksumAlgorithm;
 use s3seal::format::size::{DEFAULT_SEGMENT, stored_len};
 use support::{ALL, TestGateway, Upstream, pattern};
@@ -451,6 +451,16 @@ async fn preconditions_behave_as_s3() {
             Some(etag.as_str()),
             "{kind:?}: a 304 carries the ETag"
         );
+        // ... and the Last-Modified the GET shows, and no length of an XML it never sends.
+        let shown = g.last_modified().unwrap();
+        let lm = raw
+            .headers()
+            .get("last-modified")
+            .expect("a 304 carries Last-Modified");
+        let lm = aws_sdk_s3::primitives::DateTime::from_str(lm, DateTimeFormat::HttpDate).unwrap();
+        assert_eq!(lm.secs(), shown.secs(), "{kind:?}");
+        assert_eq!(raw.headers().get("content-length"), None, "{kind:?}");
+        assert_eq!(raw.headers().get("content-type"), None, "{kind:?}");
     }
 }
 

@@ -57,25 +57,34 @@ impl Preconditions {
         }
         if let Some(c) = &self.if_none_match {
             if matches(c) {
-                return Err(not_modified(etag));
+                return Err(not_modified(etag, last_modified));
             }
         } else if let (Some(since), Some(lm)) = (&self.if_modified_since, last_modified)
             && secs(lm) <= secs(since)
         {
-            return Err(not_modified(etag));
+            return Err(not_modified(etag, last_modified));
         }
         Ok(())
     }
 }
 
-/// A 304 names the ETag it vouches for, as S3's does: caches revalidate with it.
-fn not_modified(etag: &ETag) -> S3Error {
+/// A 304 names the ETag and Last-Modified it vouches for, as S3's does: caches revalidate
+/// with them.
+fn not_modified(etag: &ETag, last_modified: Option<&Timestamp>) -> S3Error {
     let mut e = s3_error!(NotModified);
+    let mut h = http::HeaderMap::new();
     if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", etag.value())) {
-        let mut h = http::HeaderMap::new();
         h.insert(http::header::ETAG, v);
-        e.set_headers(h);
     }
+    let mut date = Vec::new();
+    if let Some(t) = last_modified
+        && t.format(s3s::dto::TimestampFormat::HttpDate, &mut date)
+            .is_ok()
+        && let Ok(v) = http::HeaderValue::from_bytes(&date)
+    {
+        h.insert(http::header::LAST_MODIFIED, v);
+    }
+    e.set_headers(h);
     e
 }
 

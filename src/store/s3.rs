@@ -207,14 +207,19 @@ fn header_condition(
         .transpose()
 }
 
-/// 304 Not Modified carries the object's ETag, as S3's does.
+/// 304 Not Modified carries the object's ETag and Last-Modified, as S3's does.
 fn not_modified(m: &ObjMeta) -> s3s::S3Error {
     let mut e = s3_error!(NotModified);
+    let mut h = http::HeaderMap::new();
     if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", m.etag)) {
-        let mut h = http::HeaderMap::new();
         h.insert(http::header::ETAG, v);
-        e.set_headers(h);
     }
+    if let Some(v) =
+        fmt_http_date(&ts(m.modified_ms)).and_then(|d| http::HeaderValue::from_str(&d).ok())
+    {
+        h.insert(http::header::LAST_MODIFIED, v);
+    }
+    e.set_headers(h);
     e
 }
 

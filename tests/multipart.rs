@@ -910,7 +910,7 @@ async fn stores_without_tagging_need_commit_layout_off() {
         let b = format!("notags{}", u8::from(commit));
         c.create_bucket().bucket(&b).send().await.unwrap();
         let id = create(c, &b, "k").await;
-        assert_eq!(id.starts_with("s3seal2~"), commit);
+        assert_eq!(id.starts_with("s3seal3~"), commit);
         let parts = vec![
             part(c, &b, "k", &id, 1, &data[..5 * MIB]).await,
             part(c, &b, "k", &id, 2, &data[5 * MIB..]).await,
@@ -1001,4 +1001,206 @@ async fn listed_uploads_can_be_aborted() {
             "{err}"
         );
     }
+}
+
+/// S3 allows 10 tags per object and a committed layout takes one or more of them. A tag set
+/// that cannot fit beside the layout is refused before the store replaces anything: it used
+/// to be found only when the layout was written after the store's Complete (or CopyObject),
+/// which left the key's old object gone and the new one unreadable.
+#[tokio::test]
+async fn tag_limits_are_checked_before_the_object_is_replaced() {
+    let tags = |n: usize| {
+        (0..n)
+            .map(|i| format!("t{i}=v"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        gw.put(&b, "report", b"precious old content").await;
+        // Ten tags at Create: refused there, with the count the client may send.
+        let e = gw
+            .client
+            .create_multipart_upload()
+            .bucket(&b)
+            .key("report")
+            .tagging(tags(10))
+            .send()
+            .await;
+        assert_eq!(
+            support::error_code(e).as_deref(),
+            Some("InvalidTag"),
+            "{kind:?}"
+        );
+        // Nine fit beside a one-tag layout.
+        let data = pattern(5 * MIB + 4, 41);
+        let id = gw
+            .client
+            .create_multipart_upload()
+            .bucket(&b)
+            .key("src")
+            .tagging(tags(9))
+            .send()
+            .await
+            .unwrap()
+            .upload_id
+            .unwrap();
+        let mut parts = Vec::new();
+        for (n, chunk) in data.chunks(5 * MIB).enumerate() {
+            let n = n as i32 + 1;
+            let e = gw
+                .client
+                .upload_part()
+                .bucket(&b)
+                .key("src")
+                .upload_id(&id)
+                .part_number(n)
+                .body(chunk.to_vec().into())
+                .send()
+                .await
+                .unwrap()
+                .e_tag
+                .unwrap();
+            parts.push(CompletedPart::builder().part_number(n).e_tag(e).build());
+        }
+        gw.client
+            .complete_multipart_upload()
+            .bucket(&b)
+            .key("src")
+            .upload_id(&id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gw.get(&b, "src").await, data, "{kind:?}");
+        let shown = gw
+            .client
+            .get_object_tagging()
+            .bucket(&b)
+            .key("src")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(shown.tag_set().len(), 9, "{kind:?}");
+        // A copy replacing the tags with ten: refused before the destination changes.
+        let copy = |n: usize| {
+            gw.client
+                .copy_object()
+                .bucket(&b)
+                .key("report")
+                .copy_source(format!("{b}/src"))
+                .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
+                .tagging(tags(n))
+        };
+        let e = copy(10).send().await;
+        assert_eq!(
+            support::error_code(e).as_deref(),
+            Some("InvalidTag"),
+            "{kind:?}"
+        );
+        assert_eq!(
+            gw.get(&b, "report").await,
+            b"precious old content",
+            "{kind:?}"
+        );
+        // PutObjectTagging with ten on the multipart object: refused, its tags kept.
+        let ten: Vec<_> = (0..10)
+            .map(|i| {
+                aws_sdk_s3::types::Tag::builder()
+                    .key(format!("t{i}"))
+                    .value("v")
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let e = gw
+            .client
+            .put_object_tagging()
+            .bucket(&b)
+            .key("src")
+            .tagging(
+                aws_sdk_s3::types::Tagging::builder()
+                    .set_tag_set(Some(ten))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await;
+        assert_eq!(
+            support::error_code(e).as_deref(),
+            Some("InvalidTag"),
+            "{kind:?}"
+        );
+        assert_eq!(gw.get(&b, "src").await, data, "{kind:?}");
+        copy(9).send().await.unwrap();
+        assert_eq!(gw.get(&b, "report").await, data, "{kind:?}");
+    }
+}
+
+/// A layout of many runs (parts of distinct sizes) takes two tags: with nine client tags the
+/// Complete is refused before the store's Complete, the old object stays readable and the
+/// upload can still be aborted.
+#[tokio::test]
+async fn a_layout_that_cannot_fit_beside_the_tags_refuses_complete_first() {
+    let gw = TestGateway::start(Upstream::Fs).await;
+    let b = gw.bucket().await;
+    gw.put(&b, "report", b"precious old content").await;
+    let tags = (0..9)
+        .map(|i| format!("t{i}=v"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let c = &gw.client;
+    let id = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("report")
+        .tagging(tags)
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    let mut parts = Vec::new();
+    // Twelve parts of distinct sizes: twelve runs, more than one tag value holds.
+    for n in 1..=12 {
+        let e = c
+            .upload_part()
+            .bucket(&b)
+            .key("report")
+            .upload_id(&id)
+            .part_number(n)
+            .body(pattern(5 * MIB + n as usize * 7, n as u64).into())
+            .send()
+            .await
+            .unwrap()
+            .e_tag
+            .unwrap();
+        parts.push(CompletedPart::builder().part_number(n).e_tag(e).build());
+    }
+    let e = c
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("report")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await;
+    assert_eq!(support::error_code(e).as_deref(), Some("InvalidTag"));
+    assert_eq!(gw.get(&b, "report").await, b"precious old content");
+    c.abort_multipart_upload()
+        .bucket(&b)
+        .key("report")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
 }

@@ -246,6 +246,7 @@ impl Seal {
             );
             let ours = self.reserved_tags_of(&req, v).await?;
             let i = &mut req.input;
+            layout::check_tag_room(layout::header_tag_count(i.tagging.as_deref()), ours.len())?;
             i.tagging = Some(layout::append_to_header(i.tagging.as_deref(), &ours));
         }
         let i = &mut req.input;

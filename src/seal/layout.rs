@@ -161,6 +161,30 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// S3's limit on tags per object; the committed layout's tags count against it.
+pub const MAX_TAGS: usize = 10;
+
+/// How many tags an `x-amz-tagging` value (`k=v&...`) names.
+pub fn header_tag_count(tagging: Option<&str>) -> usize {
+    tagging.map_or(0, |t| t.split('&').filter(|kv| !kv.is_empty()).count())
+}
+
+/// Refuses, before anything is written, a tag set that would not fit beside the `ours` tags
+/// the object's committed layout takes: otherwise the store would replace the object and
+/// then refuse the layout, leaving an object no read accepts.
+pub fn check_tag_room(client: usize, ours: usize) -> S3Result<()> {
+    if client + ours <= MAX_TAGS {
+        return Ok(());
+    }
+    Err(s3s::S3Error::with_message(
+        s3s::S3ErrorCode::InvalidTag,
+        format!(
+            "Object tags cannot be greater than {MAX_TAGS}: this object's multipart layout takes {ours} of them in s3seal (docs/FORMAT.md §5), so send at most {} tags (this request has {client})",
+            MAX_TAGS.saturating_sub(ours)
+        ),
+    ))
+}
+
 /// `tagging` (an `x-amz-tagging` value) with `tags` appended.
 pub fn append_to_header(tagging: Option<&str>, tags: &[Tag]) -> String {
     let mut out = tagging.unwrap_or("").to_owned();
@@ -370,6 +394,7 @@ impl Seal {
         // Where the store cannot say (a delete marker, no such version), its own answer to
         // the PUT is the right error.
         if let Ok(ours) = self.reserved_tags(&req).await {
+            check_tag_room(req.input.tagging.tag_set.len(), ours.len())?;
             req.input.tagging.tag_set.extend(ours);
         }
         self.up.put_object_tagging(req).await

@@ -9,7 +9,7 @@
 
 use super::body::{Expectations, sealed_body, take_outcome};
 use super::object::{decode_md5, plaintext_length, put_failure, take_claims};
-use super::{Seal, etag, meta, ssec, sub_request, upload_id};
+use super::{Seal, etag, layout, meta, ssec, sub_request, upload_id};
 use crate::format::Dek;
 use crate::format::layout::Layout;
 use crate::format::size;
@@ -45,6 +45,11 @@ impl Seal {
         // Part checksums are verified here, on plaintext; the store must not expect any.
         i.checksum_algorithm = None;
         i.checksum_type = None;
+        // The layout takes at least one tag at Complete; Complete checks the exact count.
+        let client_tags = layout::header_tag_count(i.tagging.as_deref());
+        if self.commit_layout {
+            layout::check_tag_room(client_tags, 1)?;
+        }
         let (bucket, key) = (i.bucket.clone(), i.key.clone());
         let mut resp = self.up.create_multipart_upload(req).await?;
         let up_id = resp
@@ -59,6 +64,7 @@ impl Seal {
             &dek,
             (&bucket, &key),
             self.commit_layout,
+            client_tags.min(usize::from(u8::MAX)) as u8,
         ));
         resp.output.checksum_algorithm = None;
         resp.output.checksum_type = None;
@@ -208,10 +214,9 @@ impl Seal {
             &mut i.sse_customer_key_md5,
         )?;
         // A committed upload needs its DEK here, to authenticate the layout.
-        let committed = upload_id::decode(&i.upload_id)
-            .ok()
-            .flatten()
-            .is_some_and(|t| t.committed);
+        let token = upload_id::decode(&i.upload_id).ok().flatten();
+        let committed = token.as_ref().is_some_and(|t| t.committed);
+        let client_tags = token.and_then(|t| t.client_tags);
         let r = self
             .resolve_upload(&i.upload_id, &bucket, &key, committed, customer.as_ref())
             .await?;
@@ -313,6 +318,11 @@ impl Seal {
         } else {
             None
         };
+        // Before the store replaces the key's object: the layout must fit beside the
+        // client's tags (ids issued before the count was recorded cannot be checked).
+        if let (Some(l), Some(n)) = (&layout, client_tags) {
+            layout::check_tag_room(usize::from(n), l.tag_count())?;
+        }
         let i = &mut req.input;
         i.multipart_upload = Some(CompletedMultipartUpload { parts: Some(parts) });
         i.upload_id = up_id;

@@ -677,3 +677,81 @@ fn no_retries(gw: &TestGateway) -> aws_sdk_s3::Client {
     let conf = conf.retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
     aws_sdk_s3::Client::from_conf(conf.build())
 }
+
+/// HEADs answer a stale ETag while `stale` > 0: the object was replaced between the HEAD a
+/// ranged read plans with and the GET it pins to that ETag.
+struct StaleHead {
+    inner: Store,
+    stale: Arc<std::sync::atomic::AtomicU32>,
+}
+
+#[async_trait::async_trait]
+impl S3 for StaleHead {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.inner.create_bucket(req).await
+    }
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let mut resp = self.inner.head_object(req).await?;
+        let left = self.stale.load(Ordering::Relaxed);
+        if left > 0 {
+            self.stale.store(left - 1, Ordering::Relaxed);
+            resp.output.e_tag = Some(ETag::Strong("0123456789abcdef0123456789abcdef".into()));
+        }
+        Ok(resp)
+    }
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        self.inner.get_object(req).await
+    }
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        self.inner.put_object(req).await
+    }
+}
+
+/// A ranged read whose object is replaced between its HEAD and its GET plans again, as S3
+/// serves the old or the new object: it used to pass the store's 412 for the gateway's own
+/// ETag pin to a client that sent no condition. Replaced on every try, it answers SlowDown
+/// (retryable), never a 412.
+#[tokio::test]
+async fn a_range_read_racing_an_overwrite_plans_again_instead_of_412() {
+    let stale = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let s = stale.clone();
+    let (gw, _base) =
+        TestGateway::start_wrapped(move |inner| Arc::new(StaleHead { inner, stale: s })).await;
+    let b = "race";
+    gw.client.create_bucket().bucket(b).send().await.unwrap();
+    let data = pattern(300_000, 3);
+    gw.put(b, "k", &data).await;
+    let suffix = || {
+        gw.client
+            .get_object()
+            .bucket(b)
+            .key("k")
+            .range("bytes=-100")
+            .send()
+    };
+    for replaced in [1, 2] {
+        stale.store(replaced, Ordering::Relaxed);
+        let out = suffix()
+            .await
+            .unwrap_or_else(|e| panic!("replaced {replaced}x: {e:?}"));
+        let body = out.body.collect().await.unwrap().into_bytes();
+        assert!(
+            body[..] == data[data.len() - 100..],
+            "replaced {replaced}x: wrong bytes"
+        );
+    }
+    stale.store(10, Ordering::Relaxed);
+    assert_eq!(error_code(suffix().await).as_deref(), Some("SlowDown"));
+}

@@ -24,7 +24,7 @@ pub fn visible(upstream: &ETag) -> ETag {
 }
 
 /// The four HTTP preconditions of GET and HEAD, evaluated against what the client sees.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Preconditions {
     pub if_match: Option<ETagCondition>,
     pub if_none_match: Option<ETagCondition>,

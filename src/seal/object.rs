@@ -10,6 +10,9 @@ use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 use std::sync::Arc;
 
+/// Tries at a HEAD-planned ranged read while the object keeps being replaced under it.
+const PLAN_ATTEMPTS: usize = 3;
+
 /// Moves the client's plaintext checksum claims out of an upload input (the store would
 /// check them against ciphertext) and into the verifier. Works on any input type that has
 /// the flexible-checksum fields (PutObject, UploadPart).
@@ -279,7 +282,41 @@ impl Seal {
         }
 
         // Ranged: the layout (segment size, stored length) comes from a HEAD, then only the
-        // covering segments are fetched, pinned to the ETag we planned against.
+        // covering segments are fetched, pinned to the ETag we planned against. An object
+        // replaced in between fails that pin: plan again (S3 serves the old or the new
+        // object, never a 412 the client did not ask for).
+        for _ in 0..PLAN_ATTEMPTS - 1 {
+            let again = sub_request(&req, req.input.clone());
+            let r = (bucket.as_str(), key.as_str(), &range);
+            if let Some(resp) = self
+                .get_head_planned(again, &sub, &pre, r, customer.as_ref())
+                .await?
+            {
+                return Ok(resp);
+            }
+        }
+        let r = (bucket.as_str(), key.as_str(), &range);
+        self.get_head_planned(req, &sub, &pre, r, customer.as_ref())
+            .await?
+            .ok_or_else(|| {
+                s3_error!(
+                    SlowDown,
+                    "the object was replaced during each of {PLAN_ATTEMPTS} tries to read this range; retry"
+                )
+            })
+    }
+
+    /// The HEAD-planned ranged GET; `None` when the object changed between the HEAD and the
+    /// pinned GET.
+    async fn get_head_planned(
+        &self,
+        mut req: S3Request<GetObjectInput>,
+        sub: &S3Request<()>,
+        pre: &Preconditions,
+        (bucket, key, range): (&str, &str, &Range),
+        customer: Option<&ssec::CustomerKey>,
+    ) -> S3Result<Option<S3Response<GetObjectOutput>>> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
         let head_in = HeadObjectInput {
             bucket: bucket.clone(),
             key: key.clone(),
@@ -294,19 +331,19 @@ impl Seal {
         let up_etag = head.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
         let Some(info) = meta::parse(head.metadata.as_ref()).map_err(bad_meta)? else {
             self.refuse_plaintext(&bucket, &key)?;
-            ssec::plain_object(customer.as_ref())?;
-            req.input.range = Some(range);
-            restore_preconditions_get(&mut req.input, pre);
+            ssec::plain_object(customer)?;
+            req.input.range = Some(range.clone());
+            restore_preconditions_get(&mut req.input, pre.clone());
             let mut resp = self.up.get_object(req).await?;
             meta::strip(&mut resp.output.metadata);
-            return Ok(resp);
+            return Ok(Some(resp));
         };
         let visible = etag::visible(&up_etag);
         pre.check(&visible, info.md5.as_deref(), head.last_modified.as_ref())?;
         let stored = head.content_length.unwrap_or(0).max(0) as u64;
         let layout = if info.committed {
             let at = (bucket.as_str(), key.as_str(), head.version_id.as_deref());
-            let (_, layout) = self.committed(&sub, at, &info, customer.as_ref()).await?;
+            let (_, layout) = self.committed(&sub, at, &info, customer).await?;
             self.check_layout_size(&layout, &info, stored, &bucket, &key)?;
             Some(layout)
         } else {
@@ -316,7 +353,7 @@ impl Seal {
             Some(l) => l.plain_len(),
             None => size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?,
         };
-        let mut plan = RangePlan::new(plain, info.segment, to_byte_range(&range))
+        let mut plan = RangePlan::new(plain, info.segment, to_byte_range(range))
             .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
         if let Some(lp) = layout
             .as_ref()
@@ -335,16 +372,21 @@ impl Seal {
         if version.is_some() && req.input.version_id.is_none() {
             req.input.version_id = version.clone();
         }
-        let resp = self.up.get_object(req).await?;
+        let resp = match self.up.get_object(req).await {
+            Err(e) if *e.code() == s3s::S3ErrorCode::PreconditionFailed => return Ok(None),
+            r => r?,
+        };
         let at = Planned {
             info: &info,
             up_etag,
             plan,
             stored,
-            customer: customer.as_ref(),
+            customer: customer,
             version,
         };
-        self.serve_planned(&sub, resp, at, &bucket, &key).await
+        self.serve_planned(sub, resp, at, &bucket, &key)
+            .await
+            .map(Some)
     }
 
     /// Whether the grid-guessed stored range is the one a committed object's layout plans

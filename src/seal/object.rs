@@ -332,7 +332,7 @@ impl Seal {
         let Some(info) = meta::parse(head.metadata.as_ref()).map_err(bad_meta)? else {
             self.refuse_plaintext(&bucket, &key)?;
             ssec::plain_object(customer)?;
-            req.input.range = Some(range.clone());
+            req.input.range = Some(*range);
             restore_preconditions_get(&mut req.input, pre.clone());
             let mut resp = self.up.get_object(req).await?;
             meta::strip(&mut resp.output.metadata);
@@ -343,7 +343,7 @@ impl Seal {
         let stored = head.content_length.unwrap_or(0).max(0) as u64;
         let layout = if info.committed {
             let at = (bucket.as_str(), key.as_str(), head.version_id.as_deref());
-            let (_, layout) = self.committed(&sub, at, &info, customer).await?;
+            let (_, layout) = self.committed(sub, at, &info, customer).await?;
             self.check_layout_size(&layout, &info, stored, &bucket, &key)?;
             Some(layout)
         } else {
@@ -381,7 +381,7 @@ impl Seal {
             up_etag,
             plan,
             stored,
-            customer: customer,
+            customer,
             version,
         };
         self.serve_planned(sub, resp, at, &bucket, &key)

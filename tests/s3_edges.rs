@@ -233,3 +233,33 @@ async fn part_number_one_of_a_single_put_object_is_a_partial_answer() {
         gw.stop().await;
     }
 }
+
+/// A listing's LastModified is the HEAD's, to the second, as on S3: `aws s3 sync
+/// --exact-timestamps` compares the two and downloaded every object again on every run while
+/// listings carried milliseconds.
+#[tokio::test]
+async fn listing_times_equal_head_times() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let (c, b) = (&gw.client, gw.bucket().await);
+        gw.put(&b, "f.txt", b"hello").await;
+        let head = c
+            .head_object()
+            .bucket(&b)
+            .key("f.txt")
+            .send()
+            .await
+            .unwrap();
+        let shown = head.last_modified().unwrap();
+        let v2 = c.list_objects_v2().bucket(&b).send().await.unwrap();
+        let listed = v2.contents()[0].last_modified().unwrap();
+        assert_eq!(listed, shown, "{kind:?} ListObjectsV2");
+        assert_eq!(listed.subsec_nanos(), 0, "{kind:?}");
+        let v1 = c.list_objects().bucket(&b).send().await.unwrap();
+        assert_eq!(
+            v1.contents()[0].last_modified().unwrap(),
+            shown,
+            "{kind:?} ListObjects"
+        );
+    }
+}

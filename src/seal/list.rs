@@ -11,7 +11,7 @@ use crate::lean::listing::Listing;
 use crate::upstream::Upstream;
 use futures::{StreamExt, stream};
 use s3s::S3Request;
-use s3s::dto::{HeadObjectInput, Object, ObjectVersion};
+use s3s::dto::{HeadObjectInput, Object, ObjectVersion, Timestamp};
 
 /// Stores that list no ETags (s3s-fs, the embedded default) get them filled in. S3 always
 /// lists ETags and clients rely on them (s3cmd's sync crashes without one); real S3 never
@@ -83,8 +83,21 @@ fn sealed_plain(stored: i64, segment: u32) -> Option<i64> {
     size::plain_len(stored, segment).map(|p| p as i64)
 }
 
+/// S3 shows times to the second everywhere (a listing's `.000Z`, HTTP dates): a store's
+/// finer listing time would never equal the download's, and `aws s3 sync --exact-timestamps`
+/// would fetch every object again on every run.
+fn whole_seconds(t: &mut Option<Timestamp>) {
+    if let Some(v) = t.as_mut() {
+        let odt = time::OffsetDateTime::from(v.clone());
+        if odt.nanosecond() != 0 {
+            *v = Timestamp::from(odt.replace_nanosecond(0).unwrap_or(odt));
+        }
+    }
+}
+
 pub(super) fn translate(objects: &mut [Object], segment: u32) {
     for o in objects {
+        whole_seconds(&mut o.last_modified);
         if let Some(plain) = o.size.and_then(|s| sealed_plain(s, segment)) {
             o.size = Some(plain);
             if let Some(e) = &o.e_tag {
@@ -176,6 +189,7 @@ pub(super) fn empty_page(out: &mut impl Page) {
 /// parts then get their size from their layout, as in LIST: docs/FORMAT.md §4).
 pub(super) fn translate_versions(versions: &mut [ObjectVersion], segment: u32) {
     for v in versions {
+        whole_seconds(&mut v.last_modified);
         if let Some(plain) = v.size.and_then(|s| sealed_plain(s, segment)) {
             v.size = Some(plain);
             if let Some(e) = &v.e_tag {

@@ -14,8 +14,10 @@ use std::time::{Duration, UNIX_EPOCH};
 const MIN_PART: u64 = 5 * 1024 * 1024;
 const MAX_KEY: usize = 1024;
 
+/// To the second, as S3 shows every time (listings `.000Z`, HTTP dates): a listing's time
+/// then equals the download's (`aws s3 sync --exact-timestamps`).
 fn ts(ms: i64) -> Timestamp {
-    Timestamp::from(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+    Timestamp::from(UNIX_EPOCH + Duration::from_secs(ms.max(0) as u64 / 1000))
 }
 
 fn secs(t: &Timestamp) -> i64 {

@@ -432,6 +432,16 @@ impl Config {
                 "must be at least 1 (default 10000)".into(),
             );
         }
+        if let KeysConfig::Kms {
+            endpoint: Some(ep), ..
+        } = &self.keys
+            && !(ep.starts_with("http://") || ep.starts_with("https://"))
+        {
+            return err(
+                "keys.endpoint",
+                format!("{ep:?} must start with http:// or https://"),
+            );
+        }
         if let UpstreamConfig::S3 {
             endpoint,
             access_key_id,

@@ -100,6 +100,9 @@ async fn aws_shared(region: &str, static_creds: Option<(String, String)>) -> aws
     loader.load().await
 }
 
+const KMS_CONNECT_TIMEOUT_SECS: u64 = 3;
+const KMS_ATTEMPT_TIMEOUT_SECS: u64 = 10;
+
 /// A KMS client for the KMS key provider.
 pub async fn kms_client(
     endpoint: Option<&str>,
@@ -111,6 +114,13 @@ pub async fn kms_client(
     if let Some(ep) = endpoint {
         b = b.endpoint_url(ep);
     }
+    // A KMS that accepts connections and never answers must not hold requests forever.
+    b = b.timeout_config(
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(KMS_CONNECT_TIMEOUT_SECS))
+            .operation_attempt_timeout(std::time::Duration::from_secs(KMS_ATTEMPT_TIMEOUT_SECS))
+            .build(),
+    );
     aws_sdk_kms::Client::from_conf(b.build())
 }
 

@@ -132,3 +132,66 @@ async fn objects_under_an_older_kms_key_stay_readable() {
     let (_, meta) = gw2.raw_get(&b, "after").await;
     assert_eq!(meta.get("s3seal-kek").map(String::as_str), Some("new"));
 }
+
+/// KMS down: writes and uncached reads get 503 ServiceUnavailable (SDKs retry it), not a 403
+/// blaming the object's key, and the answer names no endpoint, ARN or SDK internals. An
+/// endpoint without a scheme is a config error (it used to start, then fail every write with
+/// the SDK's dump of the Encrypt request: the plaintext data key, in the answer and the log).
+#[tokio::test]
+async fn a_kms_outage_is_a_retryable_503_and_a_bad_endpoint_a_config_error() {
+    let main = kms_key().await;
+    let keys = kms_config(&[("main", &main)], "main");
+    let gw = TestGateway::start_with(Upstream::Fs, move |c| c.keys = keys).await;
+    let b = gw.bucket().await;
+    gw.put(&b, "k", b"written while KMS was up").await;
+    let mut cfg = gw.config.clone();
+    let mut down = kms_config(&[("main", &main)], "main");
+    if let KeysConfig::Kms { endpoint, .. } = &mut down {
+        // Nothing listens on the discard port on loopback: connection refused.
+        *endpoint = Some("http://127.0.0.1:9".into());
+    }
+    cfg.keys = down;
+    let gw2 = TestGateway::start_config(
+        Upstream::Fs,
+        cfg,
+        tempfile::tempdir().unwrap(),
+        &gw.upstream_endpoint,
+    )
+    .await;
+    let check = |what: &str, e: Option<(String, String)>| {
+        let (code, msg) = e.unwrap_or_else(|| panic!("{what} succeeded with KMS down"));
+        assert_eq!(code, "ServiceUnavailable", "{what}: {msg}");
+        for leak in ["127.0.0.1", "Plaintext", "arn:", "dispatch"] {
+            assert!(!msg.contains(leak), "{what} names {leak}: {msg}");
+        }
+    };
+    let put = gw2
+        .client
+        .put_object()
+        .bucket(&b)
+        .key("new")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    check("PUT", put.err().map(|e| code_and_message(&e)));
+    let get = gw2.client.get_object().bucket(&b).key("k").send().await;
+    check("GET", get.err().map(|e| code_and_message(&e)));
+
+    for ep in ["127.0.0.1:9338", "localhost:9338", "not a url"] {
+        let toml = format!(
+            "[keys]\nprovider = \"kms\"\nactive = \"main\"\nkms_keys = {{ main = \"alias/x\" }}\nendpoint = \"{ep}\"\n"
+        );
+        let e = s3seal::config::Config::parse(&toml, "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("gw.toml") && e.contains("keys.endpoint"),
+            "{ep}: {e}"
+        );
+    }
+}
+
+fn code_and_message(e: &impl aws_sdk_s3::error::ProvideErrorMetadata) -> (String, String) {
+    let code = e.code().unwrap_or("").to_owned();
+    (code, e.message().unwrap_or("").to_owned())
+}

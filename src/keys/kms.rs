@@ -71,6 +71,42 @@ fn provider_error(e: impl std::fmt::Display) -> KeyError {
     KeyError::Provider(format!("KMS: {e}"))
 }
 
+/// What a failed KMS call tells the client and the log. Never the SDK's whole error
+/// context: a request that could not be built (an endpoint without a scheme) carries its
+/// input in that context, which for Encrypt is the plaintext data key. KMS refusing a
+/// ciphertext is an unwrap failure; anything else is the provider failing (503, retryable).
+fn kms_error<E, R>(op: &str, kek: &str, e: aws_sdk_kms::error::SdkError<E, R>) -> KeyError
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_kms::error::SdkError;
+    let why = match &e {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("unknown error");
+            if op == "Decrypt"
+                && matches!(code, "InvalidCiphertextException" | "IncorrectKeyException")
+            {
+                return KeyError::Unwrap(kek.to_owned());
+            }
+            format!("KMS {op} refused: {code}")
+        }
+        SdkError::TimeoutError(_) => format!("KMS {op} timed out"),
+        SdkError::DispatchFailure(d) if d.is_timeout() => format!("KMS {op} timed out"),
+        SdkError::DispatchFailure(_) => format!("KMS {op} failed: KMS could not be reached"),
+        SdkError::ConstructionFailure(_) => {
+            format!("KMS {op} could not be sent (check keys.endpoint and keys.region)")
+        }
+        _ => format!("KMS {op} failed: unreadable answer"),
+    };
+    // The transport's own words (connection refused, DNS) help the operator; a construction
+    // failure's may hold the request, so it is never logged.
+    if !matches!(e, SdkError::ConstructionFailure(_)) {
+        tracing::warn!(kek, op, error = %aws_sdk_kms::error::DisplayErrorContext(&e), "KMS call failed");
+    }
+    KeyError::Provider(why)
+}
+
 #[async_trait::async_trait]
 impl KekProvider for KmsKeks {
     fn describe(&self) -> String {
@@ -104,7 +140,7 @@ impl KekProvider for KmsKeks {
             .set_encryption_context(Some(Self::context(id, ctx)))
             .send()
             .await
-            .map_err(|e| provider_error(aws_sdk_kms::error::DisplayErrorContext(e)))?;
+            .map_err(|e| kms_error("Encrypt", id, e))?;
         let blob = out
             .ciphertext_blob
             .ok_or_else(|| provider_error("Encrypt returned no ciphertext"))?;
@@ -128,10 +164,7 @@ impl KekProvider for KmsKeks {
             .set_encryption_context(Some(Self::context(&w.kek_id, ctx)))
             .send()
             .await
-            .map_err(|e| {
-                tracing::debug!(error = %aws_sdk_kms::error::DisplayErrorContext(&e), "KMS Decrypt failed");
-                KeyError::Unwrap(w.kek_id.clone())
-            })?;
+            .map_err(|e| kms_error("Decrypt", &w.kek_id, e))?;
         let mut pt = zeroize::Zeroizing::new(
             out.plaintext
                 .ok_or_else(|| provider_error("Decrypt returned no plaintext"))?

@@ -111,7 +111,16 @@ impl SealKeys {
 
 /// Unwrap failures mean a wrong, missing or tampered key: the object cannot be read with the
 /// keys this gateway holds. The message names the cause, never key material.
+/// A provider that is down or refuses is the gateway's problem, not the object's: 503, which
+/// SDKs retry, instead of a 403 that blames the key.
 fn key_error(e: crate::keys::KeyError) -> S3Error {
+    if let crate::keys::KeyError::Provider(why) = &e {
+        tracing::warn!(error = %why, "key provider failed");
+        return S3Error::with_message(
+            s3s::S3ErrorCode::ServiceUnavailable,
+            "the gateway's key provider is unavailable; retry later",
+        );
+    }
     tracing::warn!(error = %e, "key unwrap failed");
     S3Error::with_message(
         s3s::S3ErrorCode::InvalidObjectState,

@@ -21,9 +21,9 @@ pub const DEFAULT_CONSOLE_LISTEN: &str = "127.0.0.1:9001";
 pub struct Config {
     #[serde(default)]
     pub server: ServerConfig,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "upstream_with_default_kind")]
     pub upstream: UpstreamConfig,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "keys_with_default_provider")]
     pub keys: KeysConfig,
     /// Proxy users. Empty means "generate one and persist it" (embedded default only).
     #[serde(default)]
@@ -201,6 +201,7 @@ pub enum UpstreamConfig {
 pub enum KeysConfig {
     /// Local key file (TOML, 0600), created by `s3seal keygen` or on first start.
     File {
+        #[serde(default = "default_key_path")]
         path: PathBuf,
         /// Create the file with one fresh KEK when it does not exist (the embedded default
         /// does; a configured path that is missing is usually a mistake, so it is an error).
@@ -235,8 +236,9 @@ pub struct UserConfig {
     pub secret_key_file: Option<PathBuf>,
     /// RFC 3339 time after which the key is refused, e.g. "2027-01-31T00:00:00Z".
     pub expires: Option<String>,
-    /// What the user may do. None: everything (an administrator).
-    #[serde(default)]
+    /// What the user may do. Absent: everything (an administrator); `rules = []` is refused,
+    /// since it reads as "nothing" but would mean everything.
+    #[serde(default, deserialize_with = "rules_not_empty")]
     pub rules: Vec<RuleConfig>,
 }
 
@@ -311,6 +313,46 @@ fn default_state_dir() -> PathBuf {
 }
 fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
+}
+fn default_key_path() -> PathBuf {
+    default_state_dir().join("keys.toml")
+}
+
+/// A table of an internally tagged enum whose tag is optional: README promises every key has
+/// a default, `kind` and `provider` included.
+fn with_default_tag<'de, D, T>(d: D, tag: &str, default: &str) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let mut v = toml::Value::deserialize(d)?;
+    if let toml::Value::Table(t) = &mut v {
+        t.entry(tag)
+            .or_insert_with(|| toml::Value::String(default.to_owned()));
+    }
+    T::deserialize(v).map_err(serde::de::Error::custom)
+}
+
+fn upstream_with_default_kind<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<UpstreamConfig, D::Error> {
+    with_default_tag(d, "kind", "local")
+}
+
+fn keys_with_default_provider<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<KeysConfig, D::Error> {
+    with_default_tag(d, "provider", "file")
+}
+
+fn rules_not_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<RuleConfig>, D::Error> {
+    let rules = Vec::<RuleConfig>::deserialize(d)?;
+    if rules.is_empty() {
+        return Err(serde::de::Error::custom(
+            "rules = [] would grant everything (a user without rules is an administrator); omit `rules` for full access, or give [[users.rules]] entries",
+        ));
+    }
+    Ok(rules)
 }
 fn default_region() -> String {
     "us-east-1".to_owned()
@@ -468,6 +510,18 @@ impl Config {
         }
         for (i, b) in self.buckets.iter().enumerate() {
             let key = format!("buckets[{i}]");
+            if let Some(j) = self.buckets[..i]
+                .iter()
+                .position(|o| o.bucket == b.bucket && o.prefix == b.prefix)
+            {
+                return err(
+                    &key,
+                    format!(
+                        "bucket {:?} prefix {:?} is already given by buckets[{j}]; one entry per bucket and prefix (which would win is not obvious)",
+                        b.bucket, b.prefix
+                    ),
+                );
+            }
             if b.bucket.is_empty() {
                 return err(&format!("{key}.bucket"), "name a bucket or \"*\"".into());
             }
@@ -507,6 +561,12 @@ impl Config {
                         "user {:?} needs exactly one of secret_key, secret_key_env, secret_key_file",
                         u.access_key
                     ),
+                );
+            }
+            if u.secret_key.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                return err(
+                    &format!("{key}.secret_key"),
+                    "is empty: anyone could sign as this user".into(),
                 );
             }
             if let Some(t) = &u.expires
@@ -560,6 +620,18 @@ pub fn parse_time(t: &str) -> Option<time::OffsetDateTime> {
 impl UserConfig {
     /// Resolves the secret from wherever the config says it lives.
     pub fn resolve_secret(&self) -> Result<String, ConfigError> {
+        let s = self.secret_source()?;
+        if s.is_empty() {
+            // An empty secret is one anyone can sign with.
+            return Err(ConfigError(format!(
+                "user {:?}: the secret is empty",
+                self.access_key
+            )));
+        }
+        Ok(s)
+    }
+
+    fn secret_source(&self) -> Result<String, ConfigError> {
         let who = &self.access_key;
         if let Some(s) = &self.secret_key {
             return Ok(s.clone());
@@ -587,6 +659,47 @@ impl UserConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_and_provider_default_as_documented() {
+        let c = Config::parse("[upstream]\npath = \"d\"\n", "t.toml").unwrap();
+        assert!(matches!(c.upstream, UpstreamConfig::Local { path } if path == Path::new("d")));
+        let c = Config::parse("[keys]\ncreate_if_missing = true\n", "t.toml").unwrap();
+        match c.keys {
+            KeysConfig::File {
+                path,
+                create_if_missing,
+            } => assert!(path == Path::new(".s3seal/keys.toml") && create_if_missing),
+            other => panic!("{other:?}"),
+        }
+        // A wrong field inside still names itself.
+        let e = Config::parse("[keys]\npth = \"k\"\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("pth"), "{e}");
+    }
+
+    #[test]
+    fn configs_that_would_open_the_gateway_are_refused() {
+        let user = "[[users]]\naccess_key = \"svc\"\n";
+        for (toml, names) in [
+            (format!("{user}secret_key = \"\"\n"), "users[0].secret_key"),
+            (format!("{user}secret_key = \"longsecret\"\nrules = []\n"), "rules = []"),
+            (
+                "[[buckets]]\nbucket = \"x\"\nmode = \"require\"\n[[buckets]]\nbucket = \"x\"\nmode = \"passthrough\"\n".to_owned(),
+                "buckets[1]",
+            ),
+        ] {
+            let e = Config::parse(&toml, "gw.toml").unwrap_err().to_string();
+            assert!(e.contains("gw.toml") && e.contains(names), "{toml}: {e}");
+        }
+        // A secret file or variable that is empty (an unpopulated secret mount).
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("empty");
+        std::fs::write(&f, "\n").unwrap();
+        let toml = format!("{user}secret_key_file = {:?}\n", f.display().to_string());
+        let c = Config::parse(&toml, "gw.toml").unwrap();
+        let e = c.users[0].resolve_secret().unwrap_err().to_string();
+        assert!(e.contains("svc") && e.contains("empty"), "{e}");
+    }
 
     #[test]
     fn empty_file_is_the_embedded_default() {

@@ -49,21 +49,22 @@ impl Users {
 
 #[async_trait::async_trait]
 impl S3Auth for Users {
+    /// An expired key answers as an unknown one, as AWS answers for an inactive key: this is
+    /// decided before any signature is checked, so naming the expiry would tell anyone who
+    /// sends the access key alone. The log says why.
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        let Some(u) = self.users.get(access_key) else {
-            return Err(s3_error!(
+        let unknown = || {
+            s3_error!(
                 InvalidAccessKeyId,
                 "The AWS access key Id you provided does not exist in our records."
-            ));
+            )
         };
+        let u = self.users.get(access_key).ok_or_else(unknown)?;
         if let Some(t) = u.expires
             && OffsetDateTime::now_utc() >= t
         {
-            tracing::info!(access_key, "expired access key refused");
-            return Err(s3_error!(
-                AccessDenied,
-                "The access key {access_key} expired at {t}"
-            ));
+            tracing::info!(access_key, expired_at = %t, "expired access key refused");
+            return Err(unknown());
         }
         Ok(u.secret.clone())
     }

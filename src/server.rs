@@ -539,7 +539,7 @@ impl Router {
                 // One request id per request: the error body names the x-amz-request-id
                 // header's (s3s generates its own).
                 if let Some(fixed) = with_request_id(&doc, &request_id) {
-                    replace_body(&mut resp, fixed);
+                    replace_body(&mut resp, xml_safe(fixed));
                 }
             }
             if facts.op.get().is_some_and(|op| op == "GetObjectAttributes")
@@ -809,6 +809,25 @@ impl BodyGuard for InFlight {
 }
 
 /// `doc` with its `<RequestId>` saying `id` (replaced, or added before `</Error>`).
+/// An error message may quote a client's key, and XML 1.0 cannot carry C0 control
+/// characters even escaped: one made the whole error unparseable (boto3 then saw a bare 403
+/// instead of AccessDenied). They are written as `\xNN` text.
+fn xml_safe(doc: Vec<u8>) -> Vec<u8> {
+    let bad = |b: &u8| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
+    if !doc.iter().any(bad) {
+        return doc;
+    }
+    let mut out = Vec::with_capacity(doc.len() + 16);
+    for b in doc {
+        if bad(&b) {
+            out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
 fn with_request_id(doc: &[u8], id: &str) -> Option<Vec<u8>> {
     let find = |needle: &[u8], from: usize| {
         doc.get(from..)?

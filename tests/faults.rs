@@ -755,3 +755,50 @@ async fn a_range_read_racing_an_overwrite_plans_again_instead_of_412() {
     stale.store(10, Ordering::Relaxed);
     assert_eq!(error_code(suffix().await).as_deref(), Some("SlowDown"));
 }
+
+/// Between the store's Complete and the layout tag write that follows it, the new object has
+/// no layout yet: a plain reader at that moment used to be told the object was tampered with
+/// (403, an ERROR line and a decrypt-failure count). It now waits that step out.
+#[tokio::test]
+async fn a_read_during_a_complete_waits_for_the_layout() {
+    let (gw, base) = TestGateway::start_wrapped(|inner| {
+        Arc::new(SlowTags {
+            inner,
+            delay: std::time::Duration::from_millis(400),
+            fail: Arc::default(),
+        })
+    })
+    .await;
+    let (c, b) = (&gw.client, gw.bucket().await);
+    gw.put(&b, "big", b"the old version").await;
+    let data = pattern((5 << 20) + 77, 12);
+    let (id, done) = upload_parts(c, &b, "big", &data, 5 << 20).await;
+    let complete = c
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("big")
+        .upload_id(&id)
+        .multipart_upload(done)
+        .send();
+    let complete = tokio::spawn(complete);
+    // Until the store holds the new object (its ETag has a part count), layout not yet there.
+    let direct = &base.upstream;
+    for _ in 0..200 {
+        let h = direct
+            .head_object()
+            .bucket(&b)
+            .key("big")
+            .send()
+            .await
+            .unwrap();
+        if h.e_tag().is_some_and(|e| e.contains('-')) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let got = c.get_object().bucket(&b).key("big").send().await;
+    let got = got.expect("read during the Complete");
+    let got = got.body.collect().await.unwrap().into_bytes();
+    assert!(got == data, "the new object's bytes");
+    complete.await.unwrap().unwrap();
+}

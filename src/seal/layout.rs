@@ -28,6 +28,9 @@ const CACHE_MAX: usize = 10_000;
 const SIZES_MAX: usize = 100_000;
 /// Concurrent tag requests of one LIST page.
 const LIST_LOOKUPS: usize = 16;
+/// Pauses before re-reading a multipart object's tags when its layout is not there yet
+/// (about 1.5 s in all, longer than a Complete's tag write takes on any live store).
+const LAYOUT_WAITS_MS: [u64; 4] = [20, 100, 400, 1000];
 
 impl LayoutCache {
     pub fn remember_size(&self, bucket: &str, key: &str, etag: &str, stored: u64, plain: u64) {
@@ -297,7 +300,16 @@ impl Seal {
             return Ok(l);
         }
         let (bucket, key, _) = at;
-        let tags = self.tags_of(req, at).await?.tag_set;
+        let mut tags = self.tags_of(req, at).await?.tag_set;
+        // A Complete writes the layout just after the store's Complete: a reader in between
+        // finds none. Wait that step out (briefly) before calling the object tampered.
+        for wait in LAYOUT_WAITS_MS {
+            if sealed_from(&tags).is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            tags = self.tags_of(req, at).await?.tag_set;
+        }
         let opened = match sealed_from(&tags) {
             None => Err("its committed multipart layout is missing".to_owned()),
             Some(Err(e)) => Err(format!("its multipart layout tag: {e}")),

@@ -128,6 +128,9 @@ async fn one(
         .content_encoding(head.content_encoding.clone())
         .content_language(head.content_language.clone())
         .expires(head.expires.clone())
+        .website_redirect_location(head.website_redirect_location.clone())
+        // A copy without a class is written as STANDARD.
+        .storage_class(head.storage_class.clone())
         .build()?;
     up.copy_object(internal_request(copy))
         .await

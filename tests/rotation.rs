@@ -38,6 +38,7 @@ async fn rotate_check_resume_retire_inspect_and_decrypt() {
         .key("a/single")
         .content_type("image/png")
         .cache_control("max-age=9")
+        .website_redirect_location("/new.html")
         .metadata("owner", "alice")
         .body(ByteStream::from(small.clone()))
         .send()
@@ -127,6 +128,7 @@ async fn rotate_check_resume_retire_inspect_and_decrypt() {
         .unwrap();
     assert_eq!(h.content_type(), Some("image/png"));
     assert_eq!(h.cache_control(), Some("max-age=9"));
+    assert_eq!(h.website_redirect_location(), Some("/new.html"));
     assert_eq!(
         h.metadata().unwrap().get("owner").map(String::as_str),
         Some("alice")

@@ -75,11 +75,19 @@ impl KekProvider for LocalKeks {
         Ok(wrap(kek, id, dek, ctx))
     }
 
+    /// The object names its KEK as the key file spelled it (`K1`); the environment cannot
+    /// (variable names are upper case, ids are read lower case). An id known only in another
+    /// case is used when exactly one matches; the id as stored stays in the AAD, so a
+    /// different key under that name still fails to unwrap.
     async fn unwrap(&self, w: &WrappedDek, ctx: &WrapContext) -> Result<Dek, KeyError> {
-        let kek = self
-            .keks
-            .get(&w.kek_id)
-            .ok_or_else(|| KeyError::UnknownKek(w.kek_id.clone()))?;
+        let kek = self.keks.get(&w.kek_id).or_else(|| {
+            let mut same = (self.keks.iter()).filter(|(id, _)| id.eq_ignore_ascii_case(&w.kek_id));
+            match (same.next(), same.next()) {
+                (Some((_, k)), None) => Some(k),
+                _ => None,
+            }
+        });
+        let kek = kek.ok_or_else(|| KeyError::UnknownKek(w.kek_id.clone()))?;
         unwrap(kek, w, ctx)
     }
 }

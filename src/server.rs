@@ -539,7 +539,7 @@ impl Router {
                 // One request id per request: the error body names the x-amz-request-id
                 // header's (s3s generates its own).
                 if let Some(fixed) = with_request_id(&doc, &request_id) {
-                    replace_body(&mut resp, xml_safe(fixed));
+                    replace_body(&mut resp, with_default_message(xml_safe(fixed)));
                 }
             }
             if facts.op.get().is_some_and(|op| op == "GetObjectAttributes")
@@ -825,6 +825,49 @@ fn xml_safe(doc: Vec<u8>) -> Vec<u8> {
             out.push(b);
         }
     }
+    out
+}
+
+/// S3's own words for errors s3s answers without a message (aws cli prints "Unknown").
+fn default_message(code: &[u8]) -> Option<&'static str> {
+    Some(match code {
+        b"SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        }
+        b"InvalidBucketName" => "The specified bucket is not valid.",
+        b"NoSuchBucket" => "The specified bucket does not exist",
+        b"NoSuchKey" => "The specified key does not exist.",
+        b"AccessDenied" => "Access Denied",
+        b"InvalidAccessKeyId" => {
+            "The AWS Access Key Id you provided does not exist in our records."
+        }
+        b"MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        b"BucketNotEmpty" => "The bucket you tried to delete is not empty",
+        b"MalformedXML" => {
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        }
+        _ => return None,
+    })
+}
+
+fn with_default_message(doc: Vec<u8>) -> Vec<u8> {
+    let find = |needle: &[u8]| doc.windows(needle.len()).position(|w| w == needle);
+    if find(b"<Message>").is_some() {
+        return doc;
+    }
+    let (Some(open), Some(close)) = (find(b"<Code>"), find(b"</Code>")) else {
+        return doc;
+    };
+    let Some(msg) = doc
+        .get(open + b"<Code>".len()..close)
+        .and_then(default_message)
+    else {
+        return doc;
+    };
+    let at = close + b"</Code>".len();
+    let mut out = doc[..at].to_vec();
+    out.extend_from_slice(format!("<Message>{msg}</Message>").as_bytes());
+    out.extend_from_slice(&doc[at..]);
     out
 }
 

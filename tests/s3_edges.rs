@@ -263,3 +263,26 @@ async fn listing_times_equal_head_times() {
         );
     }
 }
+
+/// Errors s3s answers without a message get S3's words (aws cli printed "Unknown").
+#[tokio::test]
+async fn errors_carry_a_message() {
+    let gw = TestGateway::start(support::Upstream::Fs).await;
+    let wrong = support::client(&gw.endpoint, support::ACCESS_KEY, "not-the-secret");
+    let e = wrong.list_buckets().send().await.unwrap_err();
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    assert_eq!(e.code(), Some("SignatureDoesNotMatch"));
+    assert!(
+        e.message().is_some_and(|m| m.contains("signature")),
+        "{e:?}"
+    );
+    let e = gw
+        .client
+        .create_bucket()
+        .bucket("ab")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidBucketName"));
+    assert_eq!(e.message(), Some("The specified bucket is not valid."));
+}

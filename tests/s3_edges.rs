@@ -286,3 +286,44 @@ async fn errors_carry_a_message() {
     assert_eq!(e.code(), Some("InvalidBucketName"));
     assert_eq!(e.message(), Some("The specified bucket is not valid."));
 }
+
+/// HEAD of a key whose current version is a delete marker: 404 with
+/// `x-amz-delete-marker: true`, as S3 answers (the header was dropped over remote stores).
+#[tokio::test]
+async fn head_of_a_delete_marker_says_so() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let (c, b) = (&gw.client, gw.bucket().await);
+        let on = VersioningConfiguration::builder()
+            .status(BucketVersioningStatus::Enabled)
+            .build();
+        c.put_bucket_versioning()
+            .bucket(&b)
+            .versioning_configuration(on)
+            .send()
+            .await
+            .unwrap();
+        gw.put(&b, "gone", b"x").await;
+        c.delete_object()
+            .bucket(&b)
+            .key("gone")
+            .send()
+            .await
+            .unwrap();
+        let e = c
+            .head_object()
+            .bucket(&b)
+            .key("gone")
+            .send()
+            .await
+            .unwrap_err();
+        let raw = e.raw_response().expect("an HTTP answer");
+        assert_eq!(raw.status().as_u16(), 404, "{kind:?}");
+        assert_eq!(
+            raw.headers().get("x-amz-delete-marker"),
+            Some("true"),
+            "{kind:?}"
+        );
+    }
+}

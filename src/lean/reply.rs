@@ -251,6 +251,16 @@ pub fn error(status: http::StatusCode, h: &HeaderMap, body: &[u8]) -> S3Error {
     if let Some(id) = text(h, &X_AMZ_REQUEST_ID) {
         err.set_request_id(id);
     }
+    // A HEAD or GET of a delete marker says so (S3's 404 and 405 carry these).
+    let mut keep = HeaderMap::new();
+    for name in [&X_AMZ_DELETE_MARKER, &X_AMZ_VERSION_ID] {
+        if let Some(v) = h.get(name) {
+            keep.insert(name.clone(), v.clone());
+        }
+    }
+    if !keep.is_empty() {
+        err.set_headers(keep);
+    }
     err.set_status_code(status);
     err
 }

@@ -147,7 +147,12 @@ async fn truncation_at_a_segment_boundary_cuts_the_transfer_and_is_counted() {
         tamper(&gw, &b, "t", |r| r.truncate(2 * FULL)).await;
         let before = decrypt_failures(&gw).await;
         let seen = get(&gw, &b, "t", None).await;
-        assert!(matches!(seen, Seen::Cut), "{kind:?}: {seen:?}");
+        // Refused before the first byte (a 403, when the whole cut object arrives at once
+        // and fails before anything was released) or cut during the transfer.
+        assert!(
+            matches!(seen, Seen::Cut | Seen::Status(403)),
+            "{kind:?}: {seen:?}"
+        );
         assert_eq!(decrypt_failures(&gw).await, before + 1.0, "{kind:?}");
     }
 }
@@ -452,6 +457,39 @@ async fn missing_or_foreign_layout_is_refused() {
                 .send()
                 .await
                 .is_err()
+        );
+    }
+}
+
+/// A range whose covering segments fail authentication before any plaintext is released is
+/// answered 403 with an S3 error, not a connection closed before its status line (which
+/// SDKs retry as a network error) or a 206 cut at byte 0.
+#[tokio::test]
+async fn a_range_whose_first_segment_fails_is_a_clear_403() {
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let b = gw.bucket().await;
+        let data = pattern(200_000, 9);
+        gw.put(&b, "k", &data).await;
+        tamper(&gw, &b, "k", |r| {
+            let n = r.len();
+            r[n - 1] ^= 1;
+        })
+        .await;
+        for range in ["bytes=-100", "bytes=199900-199999", "bytes=196608-"] {
+            for _ in 0..3 {
+                let seen = get(&gw, &b, "k", Some(range)).await;
+                assert!(
+                    matches!(seen, Seen::Status(403)),
+                    "{kind:?} {range}: {seen:?}"
+                );
+            }
+        }
+        // A range before the damage still reads.
+        let seen = get(&gw, &b, "k", Some("bytes=0-99")).await;
+        assert!(
+            matches!(&seen, Seen::Complete(d) if d[..] == data[..100]),
+            "{kind:?}"
         );
     }
 }

@@ -223,6 +223,7 @@ impl Seal {
                 body = self.verify_empty(body, opener, &bucket, &key).await?;
             } else {
                 body = self.opening(body, opener, 0, plain, &bucket, &key);
+                body = first_checked(body).await?;
             }
             out.body = Some(body);
             finish_get(out, &info, visible, plain, content_range);
@@ -470,7 +471,8 @@ impl Seal {
         };
         let out = &mut resp.output;
         let body = out.body.take().unwrap_or_else(empty_blob);
-        out.body = Some(self.opening(body, opener, plan.skip, plan.deliver, bucket, key));
+        let body = self.opening(body, opener, plan.skip, plan.deliver, bucket, key);
+        out.body = Some(first_checked(body).await?);
         let content_range = format!("bytes {}-{}/{plain}", plan.plain_first, plan.plain_last);
         finish_get(
             out,
@@ -722,6 +724,21 @@ impl Seal {
             tracing::error!(%bucket, %key, reason = why, "aborting GET: stored object failed authentication");
         });
         StreamingBlob::new(OpeningStream::new(body, opener, skip, deliver, on_tamper))
+    }
+}
+
+/// Opens the first plaintext chunk before answering: a stored object that fails at its
+/// first segment gets a clear 403 (or a 503 when the store's answer broke off) instead of a
+/// connection closed before the status line, or a 206 cut at byte 0.
+async fn first_checked(body: StreamingBlob) -> S3Result<StreamingBlob> {
+    match super::body::peek(body, 1).await {
+        Ok((_, body)) => Ok(body),
+        Err(e) if e.to_string().starts_with("upstream body failed") => Err(S3Error::with_message(
+            s3s::S3ErrorCode::ServiceUnavailable,
+            "the store's answer broke off before any byte was sent; retry",
+        )),
+        // Counted and logged by the opening stream.
+        Err(_) => Err(tampered()),
     }
 }
 

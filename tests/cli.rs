@@ -723,3 +723,39 @@ async fn trace_logs_redact_signatures_sse_c_keys_and_console_secrets() {
         }
     }
 }
+
+/// The embedded store failing to write (a full disk, a permission, a read-only mount) answers
+/// a bare 500; the cause goes to the log, where the operator looks (it was nowhere, even at
+/// debug level).
+#[tokio::test]
+async fn store_io_failures_are_logged_with_their_cause() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gw.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\nconsole_listen = \"127.0.0.1:0\"\n[upstream]\npath = \"data\"\n[keys]\npath = \"keys.toml\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"iouser\"\nsecret_key = \"io-user-secret-0123\"\n",
+    )
+    .unwrap();
+    let (child, endpoint, log) = serve_logged(dir.path(), &cfg, "info");
+    let c = support::client(&endpoint, "iouser", "io-user-secret-0123");
+    c.create_bucket().bucket("iobucket").send().await.unwrap();
+    // Where bodies are received: now a file, so creating one inside fails.
+    let tmp = dir.path().join("data").join("tmp");
+    std::fs::remove_dir_all(&tmp).unwrap();
+    std::fs::write(&tmp, b"not a directory").unwrap();
+    let put = c
+        .put_object()
+        .bucket("iobucket")
+        .key("k")
+        .body(ByteStream::from(vec![1u8; 1000]))
+        .send()
+        .await;
+    let status = put.unwrap_err().raw_response().map(|r| r.status().as_u16());
+    assert_eq!(status, Some(500));
+    let logs = stop_logged(child, log);
+    assert!(
+        logs.contains("embedded store I/O failed") && logs.contains("ot a directory"),
+        "the cause is logged: {logs}"
+    );
+}

@@ -214,7 +214,7 @@ impl Store {
             }
             journal
                 .append(&batch)
-                .map_err(|e| s3_error!(e, InternalError, "store index write failed"))?;
+                .map_err(|e| io_failed(e, "store index write failed"))?;
             let mut freed = Vec::new();
             let mut st = this.inner.state.write().expect("store lock");
             for r in batch {
@@ -223,7 +223,7 @@ impl Store {
             Ok((out, freed))
         })
         .await
-        .map_err(|e| s3_error!(e, InternalError))??;
+        .map_err(|e| io_failed(e, "store commit"))??;
         for id in res.1 {
             let _ = tokio::fs::remove_file(self.blob_path(&id)).await;
         }
@@ -242,4 +242,14 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// An I/O failure in the embedded store: the client gets a bare 500, so the cause (a full
+/// disk, a permission, a read-only mount) goes to the log, where the operator looks.
+pub(crate) fn io_failed<E>(e: E, what: &str) -> s3s::S3Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    tracing::error!(error = %e, what, "embedded store I/O failed");
+    s3_error!(e, InternalError)
 }

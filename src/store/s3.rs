@@ -311,7 +311,7 @@ impl Store {
     ) -> S3Result<Received> {
         let id = new_id();
         let tmp = self.tmp_path(&id);
-        let internal = |e: std::io::Error| s3_error!(e, InternalError);
+        let internal = |e: std::io::Error| super::io_failed(e, "writing a body");
         let res: S3Result<Received> = async {
             let mut writing = {
                 let tmp = tmp.clone();
@@ -397,9 +397,9 @@ impl Store {
     /// Copies a byte range of a stored body into a new body file.
     async fn copy_range(&self, src_blob: &str, start: u64, len: u64) -> S3Result<Received> {
         let f = std::fs::File::open(self.blob_path(src_blob))
-            .map_err(|e| s3_error!(e, InternalError))?;
+            .map_err(|e| super::io_failed(e, "store I/O"))?;
         let body = super::blob_read::stream(f, start, len)
-            .map_err(|e| s3_error!(e, InternalError, "stored body unreadable"))?;
+            .map_err(|e| super::io_failed(e, "stored body unreadable"))?;
         let body = StreamingBlob::wrap(body);
         self.receive(Some(body), Default::default(), Some(len), None)
             .await
@@ -417,7 +417,7 @@ impl Store {
         self.read(|s| {
             let (m, v) = lookup(s, bucket, key, vid)?;
             let f = std::fs::File::open(self.blob_path(&m.blob))
-                .map_err(|e| s3_error!(e, InternalError))?;
+                .map_err(|e| super::io_failed(e, "store I/O"))?;
             Ok((m.clone(), f, v))
         })
     }
@@ -1037,7 +1037,7 @@ impl S3 for Store {
         let (range, parts_count) = part_or_range(&m, i.part_number, i.range.as_ref())?;
         let (start, end) = range.unwrap_or((0, m.size));
         let body = super::blob_read::stream(f, start, end - start)
-            .map_err(|e| s3_error!(e, InternalError, "stored body unreadable"))?;
+            .map_err(|e| super::io_failed(e, "stored body unreadable"))?;
         let body = StreamingBlob::wrap(body);
         let whole = range.is_none();
         let h = |n: &str| m.headers.get(n).cloned();
@@ -1725,29 +1725,29 @@ impl S3 for Store {
         {
             let mut out = tokio::fs::File::create(&tmp)
                 .await
-                .map_err(|e| s3_error!(e, InternalError))?;
+                .map_err(|e| super::io_failed(e, "store I/O"))?;
             for p in &chosen {
                 let mut f = tokio::fs::File::open(self.blob_path(&p.blob))
                     .await
-                    .map_err(|e| s3_error!(e, InternalError))?;
+                    .map_err(|e| super::io_failed(e, "store I/O"))?;
                 tokio::io::copy(&mut f, &mut out)
                     .await
-                    .map_err(|e| s3_error!(e, InternalError))?;
+                    .map_err(|e| super::io_failed(e, "store I/O"))?;
                 md5s.extend(hex::decode(&p.etag).unwrap_or_default());
             }
             out.sync_all()
                 .await
-                .map_err(|e| s3_error!(e, InternalError))?;
+                .map_err(|e| super::io_failed(e, "store I/O"))?;
         }
         let dst = self.blob_path(&id);
         tokio::fs::rename(&tmp, &dst)
             .await
-            .map_err(|e| s3_error!(e, InternalError))?;
+            .map_err(|e| super::io_failed(e, "store I/O"))?;
         let dir = dst.parent().expect("blob dir").to_path_buf();
         tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
             .await
-            .map_err(|e| s3_error!(e, InternalError))?
-            .map_err(|e| s3_error!(e, InternalError))?;
+            .map_err(|e| super::io_failed(e, "store I/O"))?
+            .map_err(|e| super::io_failed(e, "store I/O"))?;
         let mut md5 = s3s::crypto::Md5::new();
         md5.update(&md5s);
         let tag = format!("{}-{}", hex::encode(md5.finalize()), chosen.len());

@@ -45,7 +45,7 @@ pub async fn run(
         let page = up
             .list_objects_v2(internal_request(input))
             .await
-            .map_err(|e| anyhow::anyhow!("listing {bucket}: {e}"))?
+            .map_err(|e| anyhow::anyhow!("listing {bucket}: {}", store_error(&e)))?
             .output;
         for o in page.contents.unwrap_or_default() {
             let Some(key) = o.key else { continue };
@@ -81,7 +81,7 @@ async fn one(
     let head = up
         .head_object(internal_request(head_in))
         .await
-        .map_err(|e| anyhow::anyhow!("HEAD: {e}"))?
+        .map_err(|e| anyhow::anyhow!("HEAD: {}", store_error(&e)))?
         .output;
     let Some(info) = meta::parse(head.metadata.as_ref())? else {
         s.unencrypted += 1;
@@ -134,7 +134,7 @@ async fn one(
         .build()?;
     up.copy_object(internal_request(copy))
         .await
-        .map_err(|e| anyhow::anyhow!("copy onto itself: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("copy onto itself: {}", store_error(&e)))?;
     // The object now counts under its new KEK.
     if let Some(n) = s.by_kek.get_mut(&info.kek) {
         *n -= 1;
@@ -142,4 +142,13 @@ async fn one(
     *s.by_kek.entry(to.to_owned()).or_default() += 1;
     s.rewrapped += 1;
     Ok(())
+}
+
+/// A store error as an operator reads it ("NoSuchBucket: The specified bucket does not
+/// exist"), not s3s's debug form.
+pub(crate) fn store_error(e: &s3s::S3Error) -> String {
+    match e.message() {
+        Some(m) if !m.is_empty() => format!("{}: {m}", e.code().as_str()),
+        _ => e.code().as_str().to_owned(),
+    }
 }

@@ -22,7 +22,7 @@ pub async fn inspect(up: &Upstream, bucket: &str, key: &str) -> anyhow::Result<S
     let head = up
         .head_object(internal_request(input))
         .await
-        .map_err(|e| anyhow::anyhow!("HEAD {bucket}/{key}: {e}"))?
+        .map_err(|e| anyhow::anyhow!("HEAD {bucket}/{key}: {}", crate::rotate::store_error(&e)))?
         .output;
     let stored = head.content_length.unwrap_or(0).max(0) as u64;
     let Some(info) = meta::parse(head.metadata.as_ref())? else {
@@ -63,7 +63,7 @@ pub async fn decrypt_from_store(
     let resp = up
         .get_object(internal_request(input))
         .await
-        .map_err(|e| anyhow::anyhow!("GET {bucket}/{key}: {e}"))?
+        .map_err(|e| anyhow::anyhow!("GET {bucket}/{key}: {}", crate::rotate::store_error(&e)))?
         .output;
     let tags = if matches!(meta::parse(resp.metadata.as_ref()), Ok(Some(i)) if i.committed) {
         let t = GetObjectTaggingInput {
@@ -75,7 +75,12 @@ pub async fn decrypt_from_store(
         let tags = up
             .get_object_tagging(internal_request(t))
             .await
-            .map_err(|e| anyhow::anyhow!("GET {bucket}/{key}?tagging: {e}"))?
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "GET {bucket}/{key}?tagging: {}",
+                    crate::rotate::store_error(&e)
+                )
+            })?
             .output
             .tag_set;
         tags.into_iter()

@@ -104,6 +104,10 @@ async fn rotate_check_resume_retire_inspect_and_decrypt() {
     );
     let (_, text, _) = cli(&cfg, &["rotate", "--bucket", &b, "--check"]);
     assert!(!text.contains("k1:") && text.contains("k2: 3"), "{text}");
+    // A bucket that does not exist is said in words, not as a debug dump.
+    let (ok, text, _) = cli(&cfg, &["rotate", "--bucket", "nosuchbucket", "--check"]);
+    assert!(!ok && text.contains("NoSuchBucket"), "{text}");
+    assert!(!text.contains("S3Error {"), "{text}");
 
     // Retire k1: rewrite the key file with k2 only, restart, everything reads.
     let kf = std::fs::read_to_string(&keys).unwrap();

@@ -327,3 +327,52 @@ async fn head_of_a_delete_marker_says_so() {
         );
     }
 }
+
+/// ACL reads answer as S3 does with ACLs disabled (owner FULL_CONTROL; s3cmd info and
+/// `aws s3api get-object-acl` got 501 NotImplemented from the embedded store); a private ACL
+/// is accepted, a public one refused as S3 refuses it.
+#[tokio::test]
+async fn acls_answer_as_s3_with_acls_disabled() {
+    use aws_sdk_s3::types::{ObjectCannedAcl, Permission};
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let (c, b) = (&gw.client, gw.bucket().await);
+        gw.put(&b, "k", b"x").await;
+        let acl = c.get_object_acl().bucket(&b).key("k").send().await.unwrap();
+        assert!(
+            acl.grants()
+                .iter()
+                .any(|g| g.permission() == Some(&Permission::FullControl)),
+            "{kind:?}: {acl:?}"
+        );
+        let acl = c.get_bucket_acl().bucket(&b).send().await.unwrap();
+        assert!(!acl.grants().is_empty(), "{kind:?}");
+        c.put_object_acl()
+            .bucket(&b)
+            .key("k")
+            .acl(ObjectCannedAcl::Private)
+            .send()
+            .await
+            .unwrap();
+        let missing = c.get_object_acl().bucket(&b).key("nope").send().await;
+        assert_eq!(
+            error_code(missing).as_deref(),
+            Some("NoSuchKey"),
+            "{kind:?}"
+        );
+        if kind != support::Upstream::Moto {
+            let public = c
+                .put_object_acl()
+                .bucket(&b)
+                .key("k")
+                .acl(ObjectCannedAcl::PublicRead)
+                .send()
+                .await;
+            assert_eq!(
+                error_code(public).as_deref(),
+                Some("AccessControlListNotSupported"),
+                "{kind:?}"
+            );
+        }
+    }
+}

@@ -189,7 +189,6 @@ pub(super) fn empty_page(out: &mut impl Page) {
 /// parts then get their size from their layout, as in LIST: docs/FORMAT.md §4).
 pub(super) fn translate_versions(versions: &mut [ObjectVersion], segment: u32) {
     for v in versions {
-        whole_seconds(&mut v.last_modified);
         if let Some(plain) = v.size.and_then(|s| sealed_plain(s, segment)) {
             v.size = Some(plain);
             if let Some(e) = &v.e_tag {

@@ -20,6 +20,13 @@ fn ts(ms: i64) -> Timestamp {
     Timestamp::from(UNIX_EPOCH + Duration::from_secs(ms.max(0) as u64 / 1000))
 }
 
+/// To the millisecond, for ListObjectVersions only: s3s writes versions and delete markers
+/// as two lists rather than interleaved in history order as S3 does, so clients merge them
+/// by time, which needs more than seconds.
+fn ts_ms(ms: i64) -> Timestamp {
+    Timestamp::from(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+}
+
 fn secs(t: &Timestamp) -> i64 {
     time::OffsetDateTime::from(t.clone()).unix_timestamp()
 }
@@ -827,6 +834,34 @@ fn owner() -> Owner {
     Owner {
         display_name: Some("s3seal".to_owned()),
         id: Some("s3seal".to_owned()),
+    }
+}
+
+/// The one ACL this store has, as S3 answers with ACLs disabled (Object Ownership "bucket
+/// owner enforced", the default since 2023): the owner has full control.
+fn owner_full_control() -> Vec<Grant> {
+    let o = owner();
+    vec![Grant {
+        grantee: Some(Grantee {
+            display_name: o.display_name,
+            email_address: None,
+            id: o.id,
+            type_: Type::from_static(Type::CANONICAL_USER),
+            uri: None,
+        }),
+        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
+    }]
+}
+
+/// With ACLs disabled S3 accepts only ACLs that grant nothing beyond the owner.
+fn only_owner_acl(canned: Option<&str>, explicit: bool) -> S3Result<()> {
+    match canned {
+        None if !explicit => Ok(()),
+        Some("private" | "bucket-owner-full-control") => Ok(()),
+        _ => Err(s3_error!(
+            AccessControlListNotSupported,
+            "The bucket does not allow ACLs"
+        )),
     }
 }
 
@@ -2017,7 +2052,7 @@ impl S3 for Store {
                 markers.push(DeleteMarkerEntry {
                     is_latest: Some(latest),
                     key: Some(e(k)),
-                    last_modified: Some(ts(m.modified_ms)),
+                    last_modified: Some(ts_ms(m.modified_ms)),
                     owner: Some(owner()),
                     version_id: Some(m.version_id().to_owned()),
                 });
@@ -2026,7 +2061,7 @@ impl S3 for Store {
                     e_tag: Some(etag(&m.etag)),
                     is_latest: Some(latest),
                     key: Some(e(k)),
-                    last_modified: Some(ts(m.modified_ms)),
+                    last_modified: Some(ts_ms(m.modified_ms)),
                     owner: Some(owner()),
                     size: Some(m.size as i64),
                     storage_class: Some(ObjectVersionStorageClass::from_static(
@@ -2058,6 +2093,56 @@ impl S3 for Store {
             ),
             ..Default::default()
         }))
+    }
+
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        self.no_bucket(&req.input.bucket)?;
+        Ok(S3Response::new(GetBucketAclOutput {
+            grants: Some(owner_full_control()),
+            owner: Some(owner()),
+        }))
+    }
+
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        let i = req.input;
+        self.meta(&i.bucket, &i.key, i.version_id.as_deref())?;
+        Ok(S3Response::new(GetObjectAclOutput {
+            grants: Some(owner_full_control()),
+            owner: Some(owner()),
+            request_charged: None,
+        }))
+    }
+
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        let i = req.input;
+        self.meta(&i.bucket, &i.key, i.version_id.as_deref())?;
+        only_owner_acl(
+            i.acl.as_ref().map(|a| a.as_str()),
+            i.access_control_policy.is_some(),
+        )?;
+        Ok(S3Response::new(PutObjectAclOutput::default()))
+    }
+
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        let i = req.input;
+        self.no_bucket(&i.bucket)?;
+        only_owner_acl(
+            i.acl.as_ref().map(|a| a.as_str()),
+            i.access_control_policy.is_some(),
+        )?;
+        Ok(S3Response::new(PutBucketAclOutput::default()))
     }
 
     async fn get_object_tagging(

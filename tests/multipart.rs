@@ -1009,12 +1009,6 @@ async fn listed_uploads_can_be_aborted() {
 /// which left the key's old object gone and the new one unreadable.
 #[tokio::test]
 async fn tag_limits_are_checked_before_the_object_is_replaced() {
-    let tags = |n: usize| {
-        (0..n)
-            .map(|i| format!("t{i}=v"))
-            .collect::<Vec<_>>()
-            .join("&")
-    };
     for kind in ALL {
         let gw = TestGateway::start(kind).await;
         let b = gw.bucket().await;
@@ -1025,7 +1019,7 @@ async fn tag_limits_are_checked_before_the_object_is_replaced() {
             .create_multipart_upload()
             .bucket(&b)
             .key("report")
-            .tagging(tags(10))
+            .tagging(tag_header(10))
             .send()
             .await;
         assert_eq!(
@@ -1035,45 +1029,14 @@ async fn tag_limits_are_checked_before_the_object_is_replaced() {
         );
         // Nine fit beside a one-tag layout.
         let data = pattern(5 * MIB + 4, 41);
-        let id = gw
-            .client
-            .create_multipart_upload()
-            .bucket(&b)
-            .key("src")
-            .tagging(tags(9))
-            .send()
-            .await
-            .unwrap()
-            .upload_id
-            .unwrap();
-        let mut parts = Vec::new();
-        for (n, chunk) in data.chunks(5 * MIB).enumerate() {
-            let n = n as i32 + 1;
-            let e = gw
-                .client
-                .upload_part()
-                .bucket(&b)
-                .key("src")
-                .upload_id(&id)
-                .part_number(n)
-                .body(chunk.to_vec().into())
-                .send()
-                .await
-                .unwrap()
-                .e_tag
-                .unwrap();
-            parts.push(CompletedPart::builder().part_number(n).e_tag(e).build());
-        }
+        let parts: Vec<Vec<u8>> = data.chunks(5 * MIB).map(<[u8]>::to_vec).collect();
+        let (id, done) = tagged_upload(&gw.client, &b, "src", tag_header(9), &parts).await;
         gw.client
             .complete_multipart_upload()
             .bucket(&b)
             .key("src")
             .upload_id(&id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
+            .multipart_upload(done)
             .send()
             .await
             .unwrap();
@@ -1095,7 +1058,7 @@ async fn tag_limits_are_checked_before_the_object_is_replaced() {
                 .key("report")
                 .copy_source(format!("{b}/src"))
                 .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
-                .tagging(tags(n))
+                .tagging(tag_header(n))
         };
         let e = copy(10).send().await;
         assert_eq!(
@@ -1150,48 +1113,18 @@ async fn a_layout_that_cannot_fit_beside_the_tags_refuses_complete_first() {
     let gw = TestGateway::start(Upstream::Fs).await;
     let b = gw.bucket().await;
     gw.put(&b, "report", b"precious old content").await;
-    let tags = (0..9)
-        .map(|i| format!("t{i}=v"))
-        .collect::<Vec<_>>()
-        .join("&");
     let c = &gw.client;
-    let id = c
-        .create_multipart_upload()
-        .bucket(&b)
-        .key("report")
-        .tagging(tags)
-        .send()
-        .await
-        .unwrap()
-        .upload_id
-        .unwrap();
-    let mut parts = Vec::new();
     // Twelve parts of distinct sizes: twelve runs, more than one tag value holds.
-    for n in 1..=12 {
-        let e = c
-            .upload_part()
-            .bucket(&b)
-            .key("report")
-            .upload_id(&id)
-            .part_number(n)
-            .body(pattern(5 * MIB + n as usize * 7, n as u64).into())
-            .send()
-            .await
-            .unwrap()
-            .e_tag
-            .unwrap();
-        parts.push(CompletedPart::builder().part_number(n).e_tag(e).build());
-    }
+    let parts: Vec<Vec<u8>> = (1..=12u64)
+        .map(|n| pattern(5 * MIB + n as usize * 7, n))
+        .collect();
+    let (id, done) = tagged_upload(c, &b, "report", tag_header(9), &parts).await;
     let e = c
         .complete_multipart_upload()
         .bucket(&b)
         .key("report")
         .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
+        .multipart_upload(done)
         .send()
         .await;
     assert_eq!(support::error_code(e).as_deref(), Some("InvalidTag"));
@@ -1203,4 +1136,48 @@ async fn a_layout_that_cannot_fit_beside_the_tags_refuses_complete_first() {
         .send()
         .await
         .unwrap();
+}
+
+/// `k=v&...` naming `n` tags.
+fn tag_header(n: usize) -> String {
+    let tags: Vec<String> = (0..n).map(|i| format!("t{i}=v")).collect();
+    tags.join("&")
+}
+
+/// Creates an upload of `k` carrying `tagging`, uploads `parts` as parts 1.., and returns the
+/// upload id and the list Complete takes.
+async fn tagged_upload(
+    c: &Client,
+    b: &str,
+    k: &str,
+    tagging: String,
+    parts: &[Vec<u8>],
+) -> (String, CompletedMultipartUpload) {
+    let created = c
+        .create_multipart_upload()
+        .bucket(b)
+        .key(k)
+        .tagging(tagging);
+    let id = created.send().await.unwrap().upload_id.unwrap();
+    let mut done = Vec::new();
+    for (n, body) in (1..).zip(parts) {
+        let up = c
+            .upload_part()
+            .bucket(b)
+            .key(k)
+            .upload_id(&id)
+            .part_number(n);
+        let e = up
+            .body(body.clone().into())
+            .send()
+            .await
+            .unwrap()
+            .e_tag
+            .unwrap();
+        done.push(CompletedPart::builder().part_number(n).e_tag(e).build());
+    }
+    let done = CompletedMultipartUpload::builder()
+        .set_parts(Some(done))
+        .build();
+    (id, done)
 }

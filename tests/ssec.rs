@@ -201,6 +201,7 @@ async fn copies_and_multipart_with_customer_keys() {
         let b = gw.bucket().await;
         let (a, c2) = (key(4), key(5));
         with_key!(gw.client.put_object().bucket(&b).key("src"), a)
+            .tagging("team=a")
             .body(ByteStream::from_static(b"copy me"))
             .send()
             .await
@@ -227,6 +228,15 @@ async fn copies_and_multipart_with_customer_keys() {
             .await
             .unwrap();
         assert_eq!(gw.get(&b, "dst-plain").await, b"copy me");
+        // The re-sealed copy keeps the source's tags, as S3's default COPY directive does.
+        let tags = gw.client.get_object_tagging().bucket(&b).key("dst-plain");
+        let tags = tags.send().await.unwrap();
+        let tags: Vec<_> = tags
+            .tag_set()
+            .iter()
+            .map(|t| (t.key(), t.value()))
+            .collect();
+        assert_eq!(tags, [("team", "a")], "{kind:?}");
         // ... or under another customer key.
         with_key!(
             gw.client

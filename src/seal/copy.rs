@@ -129,7 +129,23 @@ impl Seal {
             .output;
         let info = meta::parse(head.metadata.as_ref()).map_err(bad_meta)?;
         let stored = head.content_length.unwrap_or(0).max(0) as u64;
+        // Whether the source lies on the segment grid, so a server-side copy keeps a size
+        // LIST can read from the stored length (the store gives a copy a plain ETag).
+        let mut on_grid = true;
         let plain = match &info {
+            Some(info) if info.committed => {
+                let at = (
+                    src_bucket.as_str(),
+                    src_key.as_str(),
+                    src_version.as_deref(),
+                );
+                let sub = sub_request(&req, ());
+                let (_, layout) = self
+                    .committed(&sub, at, info, src_customer.as_ref())
+                    .await?;
+                on_grid = layout.aligned(info.segment);
+                layout.plain_len()
+            }
             Some(info) => size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?,
             None => {
                 // Plaintext in a `require` location is never served, copies included.
@@ -183,7 +199,7 @@ impl Seal {
         };
         let i = &req.input;
         let dst_ssec = i.sse_customer_algorithm.is_some() || i.sse_customer_key.is_some();
-        if info.kek == ssec::SSEC_ID || src_customer.is_some() || dst_ssec {
+        if info.kek == ssec::SSEC_ID || src_customer.is_some() || dst_ssec || !on_grid {
             drop(src_customer);
             return self.copy_reencrypt(req, &head, &info, &src, plain).await;
         }
@@ -380,8 +396,10 @@ impl Seal {
             .await?
             .output
             .body;
+        let tagging = self.copied_tagging(&req, src).await?;
         let i = &req.input;
         let mut put_in = put_input(i, head, body, Some(plain as i64));
+        put_in.tagging = tagging;
         // The plaintext MD5, when recorded, is verified again on the way in.
         if let Some(md5) = info.md5.as_deref().and_then(|h| hex::decode(h).ok()) {
             use base64::Engine;
@@ -402,6 +420,7 @@ impl Seal {
         src: &Source,
         plain: u64,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let tagging = self.copied_tagging(&req, src).await?;
         let i = &req.input;
         let p = put_input(i, head, None, None);
         let create = CreateMultipartUploadInput {
@@ -414,7 +433,7 @@ impl Seal {
             content_encoding: p.content_encoding,
             content_language: p.content_language,
             expires: p.expires,
-            tagging: p.tagging,
+            tagging,
             sse_customer_algorithm: i.sse_customer_algorithm.clone(),
             sse_customer_key: i.sse_customer_key.clone(),
             sse_customer_key_md5: i.sse_customer_key_md5.clone(),
@@ -524,6 +543,31 @@ impl Seal {
             first = last + 1;
         }
         Ok(parts)
+    }
+
+    /// The tags a re-sealed copy is written with: the client's under `REPLACE`, else the
+    /// source's own (S3's default directive is `COPY`), the gateway's reserved tags left out.
+    async fn copied_tagging(
+        &self,
+        req: &S3Request<CopyObjectInput>,
+        src: &Source,
+    ) -> S3Result<Option<String>> {
+        let i = &req.input;
+        if i.tagging_directive.as_ref().map(|d| d.as_str()) == Some(TaggingDirective::REPLACE) {
+            return Ok(i.tagging.clone());
+        }
+        let at = (
+            src.bucket.as_str(),
+            src.key.as_str(),
+            src.version.as_deref(),
+        );
+        let tags = match self.client_tags_of(req, at).await {
+            Ok(tags) => tags,
+            // A store without tagging has no tags to copy.
+            Err(e) if e.code() == &s3s::S3ErrorCode::NotImplemented => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok((!tags.is_empty()).then(|| layout::append_to_header(None, &tags)))
     }
 
     /// Writes a copy's body with a sealed PUT (fresh DEK) and answers as CopyObject.

@@ -450,6 +450,16 @@ impl Seal {
         Ok(tags.into_iter().filter(is_reserved).collect())
     }
 
+    /// A client's tags on an object, without the gateway's own.
+    pub(super) async fn client_tags_of<T>(
+        &self,
+        req: &S3Request<T>,
+        at: (&str, &str, Option<&str>),
+    ) -> S3Result<Vec<Tag>> {
+        let tags = self.tags_of(req, at).await?.tag_set;
+        Ok(tags.into_iter().filter(|t| !is_reserved(t)).collect())
+    }
+
     /// The store's tags of `(bucket, key, version)`, all of them (the gateway's included).
     async fn tags_of<T>(
         &self,

@@ -100,7 +100,7 @@ impl Gateway {
         };
         let policy = crate::policy::Policy::from_config(&cfg.users)
             .with_key_rules(crate::keyrules::KeyRules::for_upstream(&cfg.upstream));
-        seal = seal.with_policy(policy.clone());
+        seal = seal.with_policy(policy.clone()).with_https(tls.is_some());
         let mut b = S3ServiceBuilder::new(seal.clone());
         b.set_auth(auth.clone());
         b.set_access(policy);

@@ -15,6 +15,8 @@ mod reply;
 mod sigv4;
 mod wire;
 
+pub(crate) use wire::encode_into;
+
 use crate::config::UpstreamConfig;
 use crate::upstream::Upstream;
 use bytes::Bytes;

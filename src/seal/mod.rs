@@ -58,6 +58,8 @@ pub struct Seal {
     layouts: Arc<layout::LayoutCache>,
     /// `encryption.commit_layout`: new multipart uploads commit their layout at Complete.
     commit_layout: bool,
+    /// Whether clients reach the gateway over TLS: the scheme of the URLs it hands out.
+    https: bool,
 }
 
 impl Seal {
@@ -72,6 +74,7 @@ impl Seal {
             access: None,
             layouts: Arc::default(),
             commit_layout: true,
+            https: false,
         }
     }
 
@@ -99,6 +102,17 @@ impl Seal {
     pub fn with_policy(mut self, p: crate::policy::Policy) -> Self {
         self.access = Some(p);
         self
+    }
+
+    pub fn with_https(mut self, on: bool) -> Self {
+        self.https = on;
+        self
+    }
+
+    /// The URL of `bucket/key` at this gateway, as the client addressed it.
+    fn location(&self, headers: &http::HeaderMap, bucket: &str, key: &str) -> Option<String> {
+        let host = headers.get(http::header::HOST)?.to_str().ok()?;
+        Some(object_url(self.https, host, bucket, key))
     }
 
     pub fn with_commit_layout(mut self, on: bool) -> Self {
@@ -343,19 +357,24 @@ impl S3 for Seal {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         self.judge_conditions(&mut req).await?;
         let i = &req.input;
+        let location = self.location(&req.headers, &i.bucket, &i.key);
         let policy = self.buckets.lookup(&i.bucket, &i.key);
-        if policy.mode == crate::config::BucketMode::Passthrough
+        let mut resp = if policy.mode == crate::config::BucketMode::Passthrough
             && !upload_id::is_ours(&i.upload_id)
         {
-            return self.up.complete_multipart_upload(req).await;
-        }
-        // The store's Complete and the layout tags that make the object readable are two
-        // calls; a client that gives up between them (a read timeout on a long Complete) would
-        // drop this future and leave an object no read accepts. Run to the end regardless.
-        let this = self.clone();
-        tokio::spawn(async move { this.complete_multipart_sealed(req).await })
-            .await
-            .map_err(|e| s3_error!(InternalError, "completing the upload failed: {e}"))?
+            self.up.complete_multipart_upload(req).await?
+        } else {
+            // The store's Complete and the layout tags that make the object readable are two
+            // calls; a client that gives up between them (a read timeout on a long Complete)
+            // would drop this future and leave an object no read accepts. Run to the end.
+            let this = self.clone();
+            tokio::spawn(async move { this.complete_multipart_sealed(req).await })
+                .await
+                .map_err(|e| s3_error!(InternalError, "completing the upload failed: {e}"))??
+        };
+        // The object's URL as the client addressed the gateway; never the store's.
+        resp.output.location = location;
+        Ok(resp)
     }
 
     async fn delete_object(
@@ -630,5 +649,38 @@ impl S3 for Seal {
         put_object_retention: PutObjectRetentionInput => PutObjectRetentionOutput;
         put_public_access_block: PutPublicAccessBlockInput => PutPublicAccessBlockOutput;
         restore_object: RestoreObjectInput => RestoreObjectOutput;
+    }
+}
+
+/// `bucket/key`'s URL in the client's addressing style (virtual-hosted when the Host names
+/// the bucket). Apps keep CompleteMultipartUpload's `Location` as the object's URL (the AWS
+/// SDK v3 `Upload` helper returns it, multer-s3 stores it).
+fn object_url(https: bool, host: &str, bucket: &str, key: &str) -> String {
+    let scheme = if https { "https" } else { "http" };
+    let mut url = format!("{scheme}://{host}/");
+    let virtual_host = host
+        .strip_prefix(bucket)
+        .is_some_and(|rest| rest.starts_with('.'));
+    if !virtual_host {
+        crate::lean::encode_into(&mut url, bucket, false);
+        url.push('/');
+    }
+    crate::lean::encode_into(&mut url, key, true);
+    url
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::object_url;
+
+    #[test]
+    fn object_urls_follow_the_addressing_style() {
+        let u = object_url(false, "127.0.0.1:9000", "b", "dir/a b+c.txt");
+        assert_eq!(u, "http://127.0.0.1:9000/b/dir/a%20b%2Bc.txt");
+        let u = object_url(true, "b.s3.local", "b", "x/y");
+        assert_eq!(u, "https://b.s3.local/x/y");
+        // A host that merely starts with the bucket's name is path style.
+        let u = object_url(false, "bb.local", "b", "k");
+        assert_eq!(u, "http://bb.local/b/k");
     }
 }

@@ -60,9 +60,22 @@ pub struct Seal {
     commit_layout: bool,
     /// Whether clients reach the gateway over TLS: the scheme of the URLs it hands out.
     https: bool,
+    /// Serialises each key's store Complete and layout commit (striped by key hash): two
+    /// Completes of one key interleaved would put one upload's layout on the other's body.
+    completing: Arc<[tokio::sync::Mutex<()>]>,
 }
 
+const COMPLETE_STRIPES: usize = 256;
+
 impl Seal {
+    /// The lock a Complete of `bucket/key` holds from the store's Complete to its layout.
+    fn completing(&self, bucket: &str, key: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one((bucket, key));
+        &self.completing[(h % COMPLETE_STRIPES as u64) as usize]
+    }
+
     pub fn new(up: Upstream, keys: SealKeys) -> Self {
         Seal {
             up,
@@ -75,6 +88,9 @@ impl Seal {
             layouts: Arc::default(),
             commit_layout: true,
             https: false,
+            completing: (0..COMPLETE_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 

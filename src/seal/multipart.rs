@@ -334,14 +334,30 @@ impl Seal {
         i.checksum_type = None;
         i.mpu_object_size = None;
         let sub = sub_request(&req, ());
+        let _one_at_a_time = self.completing(&bucket, &key).lock().await;
         let mut resp = self.up.complete_multipart_upload(req).await?;
         if let Some(fut) = resp.output.future.take() {
             resp.output = fut.await?;
         }
         if let (Some(layout), Some(dek)) = (&layout, &r.dek) {
             let version = resp.output.version_id.clone();
-            self.commit_layout(&sub, (&bucket, &key, version.as_deref()), dek, layout)
-                .await?;
+            let at = (bucket.as_str(), key.as_str(), version.as_deref());
+            // Without a version id the tags go to whatever object the key holds now: if
+            // another writer (another gateway) replaced ours already, our layout is moot and
+            // would break theirs. (The check leaves a short window; docs/FORMAT.md §5.)
+            let ours = match (&version, &resp.output.e_tag) {
+                (None, Some(e)) => self.still_current(&sub, at, e).await?,
+                _ => true,
+            };
+            if ours {
+                self.commit_layout(&sub, at, dek, layout).await?;
+            } else {
+                tracing::info!(
+                    bucket = %bucket,
+                    key = %key,
+                    "a completed upload was replaced before its layout was written; not written"
+                );
+            }
             if let Some(e) = &resp.output.e_tag {
                 let stored = layout.stored_len(self.segment);
                 self.layouts
@@ -359,6 +375,25 @@ impl Seal {
         o.checksum_crc64nvme = None;
         o.checksum_type = None;
         Ok(resp)
+    }
+
+    /// Whether the key's current object is the one with the store ETag `etag`.
+    async fn still_current<T>(
+        &self,
+        req: &S3Request<T>,
+        (bucket, key, _): (&str, &str, Option<&str>),
+        etag: &ETag,
+    ) -> S3Result<bool> {
+        let head_in = HeadObjectInput {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            ..Default::default()
+        };
+        match self.up.head_object(sub_request(req, head_in)).await {
+            Ok(h) => Ok(h.output.e_tag.is_none_or(|e| e.value() == etag.value())),
+            Err(e) if e.status_code() == Some(http::StatusCode::NOT_FOUND) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Answers a repeated Complete of an upload that is gone: if the object at the key is the

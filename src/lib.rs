@@ -49,7 +49,7 @@ pub mod policy;
 pub mod preauth;
 pub mod redact;
 pub mod rotate;
-mod s3_ops;
+pub(crate) mod s3_ops;
 pub mod seal;
 pub mod server;
 pub mod store;

@@ -105,3 +105,35 @@ macro_rules! passthrough_ops {
     };
 }
 pub(crate) use passthrough_ops;
+
+/// The Content-Encoding S3 keeps for a PUT: the request's without `aws-chunked`, which names
+/// the upload's framing (SigV4 streaming; boto3 and aws cli send it over HTTPS), not the
+/// object's. `gzip,aws-chunked` keeps `gzip`; `aws-chunked` alone keeps nothing.
+pub fn stored_content_encoding(v: Option<String>) -> Option<String> {
+    let v = v?;
+    if !v.to_ascii_lowercase().contains("aws-chunked") {
+        return Some(v);
+    }
+    let kept: Vec<&str> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_content_encoding as enc;
+
+    #[test]
+    fn aws_chunked_is_framing_not_an_encoding() {
+        let s = |v: &str| enc(Some(v.to_owned()));
+        assert_eq!(s("aws-chunked"), None);
+        assert_eq!(s("gzip,aws-chunked").as_deref(), Some("gzip"));
+        assert_eq!(s("aws-chunked, gzip").as_deref(), Some("gzip"));
+        assert_eq!(s("AWS-Chunked").as_deref(), None);
+        assert_eq!(s("gzip, br").as_deref(), Some("gzip, br"));
+        assert_eq!(enc(None), None);
+    }
+}

@@ -254,6 +254,8 @@ impl S3 for Seal {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         layout::reject_reserved_header(req.input.tagging.as_deref())?;
         self.judge_conditions(&mut req).await?;
+        let ce = req.input.content_encoding.take();
+        req.input.content_encoding = crate::s3_ops::stored_content_encoding(ce);
         let i = &req.input;
         let policy = self.buckets.lookup(&i.bucket, &i.key);
         let length = object::plaintext_length(i.content_length, &req.headers)?;

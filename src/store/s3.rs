@@ -1009,7 +1009,7 @@ impl S3 for Store {
             modified_ms: now_ms(),
             headers: headers(
                 input.content_type,
-                input.content_encoding,
+                crate::s3_ops::stored_content_encoding(input.content_encoding),
                 input.content_disposition,
                 input.content_language,
                 input.cache_control,

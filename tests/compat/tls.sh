@@ -43,5 +43,26 @@ aws s3 cp s3://tls-compat/f.bin "$WORK/f.back" >/dev/null || fail "cp down over 
 cmp "$WORK/f.bin" "$WORK/f.back" || fail "https round trip differs"
 command aws --endpoint-url "$ENDPOINT" s3 ls >/dev/null 2>&1 && fail "an untrusted certificate was accepted"
 ok "aws cli over https with --ca-bundle; untrusted without it"
+# boto3 streams PutObject bodies as aws-chunked over HTTPS (Content-Encoding: aws-chunked):
+# that names the upload's framing; the object must not come back with it (curl --compressed
+# and python-requests refuse to read such a response).
+python3 - "$ENDPOINT" "$WORK/cert.pem" <<'PY' || fail "aws-chunked kept as the object's Content-Encoding"
+import sys, boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], verify=sys.argv[2], region_name="us-east-1",
+                  config=Config(s3={"addressing_style": "path"}))
+sent = []
+s3.meta.events.register("before-send.s3.PutObject",
+                        lambda request, **kw: sent.append(request.headers.get("Content-Encoding")))
+for key, enc, want in [("plain", None, None), ("gz", "gzip", "gzip")]:
+    kw = {"ContentEncoding": enc} if enc else {}
+    s3.put_object(Bucket="tls-compat", Key=key, Body=b"x" * 1000, **kw)
+    got = s3.head_object(Bucket="tls-compat", Key=key).get("ContentEncoding")
+    assert got == want, (key, got)
+    r = s3.get_object(Bucket="tls-compat", Key=key)
+    assert r.get("ContentEncoding") == want and r["Body"].read() == b"x" * 1000, key
+assert any(s and b"aws-chunked" in (s if isinstance(s, bytes) else s.encode()) for s in sent), sent
+PY
+ok "boto3's aws-chunked uploads keep only the object's own Content-Encoding"
 assert_no_plaintext_on_disk
 ok "no plaintext in the store"

@@ -813,3 +813,101 @@ async fn one_byte_chunks_and_aborted_uploads() {
         );
     }
 }
+
+/// A PUT's Content-MD5 (rclone sends one on every single PUT) used to be kept in clear at the
+/// store as `s3seal-md5`: anyone who reads the store could confirm a guessed file or try all
+/// short secrets (an outside probe recovered `PIN=4821` from it). It is now sealed under the
+/// object's DEK: the store holds neither the hex nor the base64 MD5, anywhere, while
+/// clients still read `md5chksum` (rclone's hash for non-MD5 ETags), copies keep it, and a
+/// sealed MD5 edited at the store is not shown.
+#[tokio::test]
+async fn the_plaintext_md5_is_sealed_at_the_store() {
+    use base64::Engine;
+    use md5::{Digest, Md5};
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let (c, b) = (&gw.client, gw.bucket().await);
+        let body = b"PIN=4821".to_vec();
+        let md5 = Md5::digest(&body);
+        let (hex_md5, b64_md5) = (
+            hex::encode(md5),
+            base64::engine::general_purpose::STANDARD.encode(md5),
+        );
+        c.put_object()
+            .bucket(&b)
+            .key("pin.txt")
+            .content_md5(&b64_md5)
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .unwrap();
+        let (_, meta) = gw.raw_get(&b, "pin.txt").await;
+        assert!(meta.contains_key("s3seal-md5s"), "{kind:?}: {meta:?}");
+        for v in meta.values() {
+            assert!(
+                !v.contains(&hex_md5) && !v.contains(&b64_md5),
+                "{kind:?}: MD5 in the clear: {meta:?}"
+            );
+        }
+        if kind == Upstream::Fs {
+            for f in support::files_under(gw.dir.path()) {
+                let bytes = std::fs::read(&f).unwrap();
+                let found =
+                    contains(&bytes, hex_md5.as_bytes()) || contains(&bytes, b64_md5.as_bytes());
+                assert!(!found, "{}: MD5 in the clear", f.display());
+            }
+        }
+        c.copy_object()
+            .bucket(&b)
+            .key("copy.txt")
+            .copy_source(format!("{b}/pin.txt"))
+            .send()
+            .await
+            .unwrap();
+        for k in ["pin.txt", "copy.txt"] {
+            let head = c.head_object().bucket(&b).key(k).send().await.unwrap();
+            let shown = head.metadata().and_then(|m| m.get("md5chksum")).cloned();
+            assert_eq!(
+                shown.as_deref(),
+                Some(b64_md5.as_str()),
+                "{kind:?} {k} HEAD"
+            );
+            let got = c.get_object().bucket(&b).key(k).send().await.unwrap();
+            let shown = got.metadata().and_then(|m| m.get("md5chksum")).cloned();
+            assert_eq!(shown.as_deref(), Some(b64_md5.as_str()), "{kind:?} {k} GET");
+        }
+        // The store swaps in another object's sealed MD5: not shown; the body still reads.
+        c.put_object()
+            .bucket(&b)
+            .key("other")
+            .content_md5(base64::engine::general_purpose::STANDARD.encode(Md5::digest(b"x")))
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+        let (_, other) = gw.raw_get(&b, "other").await;
+        let (raw, mut m) = gw.raw_get(&b, "pin.txt").await;
+        m.insert("s3seal-md5s".into(), other["s3seal-md5s"].clone());
+        gw.upstream
+            .put_object()
+            .bucket(&b)
+            .key("pin.txt")
+            .set_metadata(Some(m))
+            .body(ByteStream::from(raw))
+            .send()
+            .await
+            .unwrap();
+        let head = c
+            .head_object()
+            .bucket(&b)
+            .key("pin.txt")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            head.metadata().is_none_or(|m| !m.contains_key("md5chksum")),
+            "{kind:?}"
+        );
+        assert_eq!(gw.get(&b, "pin.txt").await, body, "{kind:?}");
+    }
+}

@@ -7,6 +7,7 @@
 //! and the stream's random salt, and the per-stream key is HKDF(DEK, part, salt).
 
 mod dek;
+pub mod digest;
 pub mod layout;
 mod segment;
 pub mod size;

@@ -127,7 +127,11 @@ impl Seal {
             .head_object(sub_request(&req, head_in))
             .await?
             .output;
-        let info = meta::parse(head.metadata.as_ref()).map_err(bad_meta)?;
+        let mut info = meta::parse(head.metadata.as_ref()).map_err(bad_meta)?;
+        if let Some(info) = info.as_mut() {
+            let customer = src_customer.as_ref();
+            self.reveal_md5(info, &src_bucket, &src_key, customer).await;
+        }
         let stored = head.content_length.unwrap_or(0).max(0) as u64;
         // Whether the source lies on the segment grid, so a server-side copy keeps a size
         // LIST can read from the stored length (the store gives a copy a plain ETag).
@@ -241,8 +245,23 @@ impl Seal {
         };
         meta::insert_wrap(&mut m, wrapped, self.keys.binds_bucket());
         m.insert(meta::SEGMENT.into(), info.segment.to_string());
-        if let Some(md5) = &info.md5 {
-            m.insert(meta::MD5.into(), md5.clone());
+        // Sealed under the DEK, which the copy keeps: carried as is; a clear one (from an
+        // older gateway) is sealed on the way.
+        let clear = info.md5.as_deref().and_then(|h| hex::decode(h).ok());
+        match (
+            &info.md5_sealed,
+            clear.and_then(|c| <[u8; 16]>::try_from(c).ok()),
+        ) {
+            (Some(sealed), _) => {
+                m.insert(meta::MD5_SEALED.into(), sealed.clone());
+            }
+            (None, Some(md5)) => {
+                use base64::Engine;
+                let sealed = crate::format::digest::seal_md5(&dek, &md5);
+                let sealed = base64::engine::general_purpose::STANDARD.encode(sealed);
+                m.insert(meta::MD5_SEALED.into(), sealed);
+            }
+            (None, None) => {}
         }
         if info.multipart {
             let flag = if info.committed { "2" } else { "1" };

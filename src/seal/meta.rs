@@ -36,8 +36,11 @@ pub fn layout_tag_values<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Vec<&'a s
 
 /// Tag keys clients cannot write or see.
 pub const TAG_PREFIX: &str = "s3seal-";
-/// Plaintext MD5 (hex), recorded when it is known before the body is sent (Content-MD5).
+/// Plaintext MD5 (hex) as gateways before 2026-12-03 recorded it, in clear; read only.
 pub const MD5: &str = "s3seal-md5";
+/// Plaintext MD5 sealed under the DEK (base64, docs/FORMAT.md §6), recorded when it is known
+/// before the body is sent (Content-MD5).
+pub const MD5_SEALED: &str = "s3seal-md5s";
 /// Format v2 only: "0" when the wrapped DEK is deliberately not bound to the bucket
 /// (`encryption.bind_bucket = false`); absent means bound. The choice is also a flag inside
 /// the wrap AAD, so editing this key only makes the DEK fail to unwrap.
@@ -54,6 +57,8 @@ pub struct SealInfo {
     pub dek_b64: String,
     pub segment: u32,
     pub md5: Option<String>,
+    /// `s3seal-md5s` as stored (base64); opened with the DEK where the MD5 is shown.
+    pub md5_sealed: Option<String>,
     pub multipart: bool,
     /// Multipart with a committed layout (`s3seal-mp = 2`): reads need the layout tag.
     pub committed: bool,
@@ -133,6 +138,11 @@ pub fn parse(meta: Option<&Metadata>) -> Result<Option<SealInfo>, BadMeta> {
         Some(_) => return Err(BadMeta("plaintext MD5 is not 32 hex digits")),
         None => None,
     };
+    let md5_sealed = match get(MD5_SEALED) {
+        Some(m) if m.len() == SEALED_MD5_B64 => Some(m.to_owned()),
+        Some(_) => return Err(BadMeta("sealed MD5 has the wrong length")),
+        None => None,
+    };
     let (multipart, committed) = match get(MULTIPART) {
         None => (false, false),
         Some("1") => (true, false),
@@ -148,8 +158,12 @@ pub fn parse(meta: Option<&Metadata>) -> Result<Option<SealInfo>, BadMeta> {
         dek_b64: dek.to_owned(),
         segment,
         md5,
+        md5_sealed,
     }))
 }
+
+/// Base64 length of a sealed MD5 (44 bytes).
+const SEALED_MD5_B64: usize = crate::format::digest::SEALED_MD5_LEN.div_ceil(3) * 4;
 
 /// Removes every s3seal key, so clients see exactly the metadata they wrote.
 pub fn strip(meta: &mut Option<Metadata>) {

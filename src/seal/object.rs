@@ -78,7 +78,8 @@ impl Seal {
         meta::insert_wrap(m, wrapped, self.keys.binds_bucket());
         m.insert(meta::SEGMENT.into(), seg.to_string());
         if let Some(md5) = expect.md5 {
-            m.insert(meta::MD5.into(), hex::encode(md5));
+            let sealed = crate::format::digest::seal_md5(&dek, &md5);
+            m.insert(meta::MD5_SEALED.into(), b64(&sealed));
         }
 
         let (body, outcome, stored) = sealed_body(input.body.take(), &dek, 0, seg, expect, false);
@@ -136,13 +137,16 @@ impl Seal {
             let mut resp = self.up.get_object(req).await?;
             let out = &mut resp.output;
             let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
-            let Some(info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
+            let Some(mut info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
                 self.refuse_plaintext(&bucket, &key)?;
                 ssec::plain_object(customer.as_ref())?;
                 pre.check(&up_etag, None, out.last_modified.as_ref())?;
                 meta::strip(&mut out.metadata);
                 return Ok(resp);
             };
+            self.reveal_md5(&mut info, &bucket, &key, customer.as_ref())
+                .await;
+            let out = &mut resp.output;
             let visible = etag::visible(&up_etag);
             pre.check(&visible, info.md5.as_deref(), out.last_modified.as_ref())?;
             let stored = out.content_length.unwrap_or(0).max(0) as u64;
@@ -226,7 +230,10 @@ impl Seal {
                 body = first_checked(body).await?;
             }
             out.body = Some(body);
-            finish_get(out, &info, visible, plain, content_range);
+            let md5 = self
+                .plain_md5(&info, &bucket, &key, customer.as_ref())
+                .await;
+            finish_get(out, md5.as_deref(), visible, plain, content_range);
             if let Some(c) = &customer {
                 out.sse_customer_algorithm = Some("AES256".into());
                 out.sse_customer_key_md5 = Some(c.md5_b64.clone());
@@ -246,8 +253,10 @@ impl Seal {
             let mut input = req.input.clone();
             input.range = Some(Range::Int { first, last });
             if let Ok(resp) = self.up.get_object(sub_request(&req, input)).await
-                && let Some((info, plan, stored)) = self.confirm_guess(&resp.output, wanted)
+                && let Some((mut info, plan, stored)) = self.confirm_guess(&resp.output, wanted)
             {
+                self.reveal_md5(&mut info, &bucket, &key, customer.as_ref())
+                    .await;
                 let up_etag = resp
                     .output
                     .e_tag
@@ -330,7 +339,7 @@ impl Seal {
             .await?
             .output;
         let up_etag = head.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
-        let Some(info) = meta::parse(head.metadata.as_ref()).map_err(bad_meta)? else {
+        let Some(mut info) = meta::parse(head.metadata.as_ref()).map_err(bad_meta)? else {
             self.refuse_plaintext(&bucket, &key)?;
             ssec::plain_object(customer)?;
             req.input.range = Some(*range);
@@ -339,6 +348,7 @@ impl Seal {
             meta::strip(&mut resp.output.metadata);
             return Ok(Some(resp));
         };
+        self.reveal_md5(&mut info, &bucket, &key, customer).await;
         let visible = etag::visible(&up_etag);
         pre.check(&visible, info.md5.as_deref(), head.last_modified.as_ref())?;
         let stored = head.content_length.unwrap_or(0).max(0) as u64;
@@ -476,7 +486,7 @@ impl Seal {
         let content_range = format!("bytes {}-{}/{plain}", plan.plain_first, plan.plain_last);
         finish_get(
             out,
-            info,
+            info.md5.as_deref(),
             etag::visible(&at.up_etag),
             plan.deliver,
             Some(content_range),
@@ -513,7 +523,7 @@ impl Seal {
         let mut resp = self.up.head_object(req).await?;
         let out = &mut resp.output;
         let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
-        let Some(info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
+        let Some(mut info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
             self.refuse_plaintext(&bucket, &key)?;
             ssec::plain_object(customer.as_ref())?;
             pre.check(&up_etag, None, out.last_modified.as_ref())?;
@@ -522,6 +532,9 @@ impl Seal {
             head_range(out, range.as_ref(), full)?;
             return Ok(resp);
         };
+        self.reveal_md5(&mut info, &bucket, &key, customer.as_ref())
+            .await;
+        let out = &mut resp.output;
         let visible = etag::visible(&up_etag);
         pre.check(&visible, info.md5.as_deref(), out.last_modified.as_ref())?;
         if info.kek == ssec::SSEC_ID || customer.is_some() {
@@ -570,7 +583,11 @@ impl Seal {
             out.content_range = Some(format!("bytes 0-{}/{plain}", plain - 1));
         }
         out.e_tag = Some(visible);
-        meta::head_view(&mut out.metadata, info.md5.as_deref(), show_owner);
+        let md5 = self
+            .plain_md5(&info, &bucket, &key, customer.as_ref())
+            .await;
+        let out = &mut resp.output;
+        meta::head_view(&mut out.metadata, md5.as_deref(), show_owner);
         out.checksum_crc32 = None;
         out.checksum_crc32c = None;
         out.checksum_sha1 = None;
@@ -585,6 +602,46 @@ impl Seal {
     }
 
     /// Unwraps the object's DEK (through the cache) and prepares a verifying reader.
+    /// Fills `info.md5` from a sealed MD5, so preconditions and `md5chksum` see it.
+    pub(super) async fn reveal_md5(
+        &self,
+        info: &mut meta::SealInfo,
+        bucket: &str,
+        key: &str,
+        customer: Option<&ssec::CustomerKey>,
+    ) {
+        if info.md5.is_none() && info.md5_sealed.is_some() {
+            info.md5 = self.plain_md5(info, bucket, key, customer).await;
+        }
+    }
+
+    /// The plaintext MD5 (hex) recorded for the object: in clear on objects older gateways
+    /// wrote, else sealed under the DEK (opened through the DEK cache). A sealed MD5 that
+    /// fails authentication is not shown.
+    pub(super) async fn plain_md5(
+        &self,
+        info: &meta::SealInfo,
+        bucket: &str,
+        key: &str,
+        customer: Option<&ssec::CustomerKey>,
+    ) -> Option<String> {
+        if let Some(m) = &info.md5 {
+            return Some(m.clone());
+        }
+        use base64::Engine;
+        let sealed = info.md5_sealed.as_deref()?;
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .ok()?;
+        let context = info.wrap_context(bucket, key);
+        let dek = self.keys.open(&info.kek, &info.dek_b64, &context, customer);
+        let md5 = crate::format::digest::open_md5(&*dek.await.ok()?, &sealed);
+        if md5.is_none() {
+            tracing::warn!(bucket = %bucket, key = %key, "the object's sealed MD5 failed authentication; not shown");
+        }
+        md5.map(hex::encode)
+    }
+
     pub(super) async fn opener(
         &self,
         info: &meta::SealInfo,
@@ -814,7 +871,7 @@ fn hide_layout_tags(count: &mut Option<i32>, layout: &Layout) {
 
 fn finish_get(
     out: &mut GetObjectOutput,
-    info: &meta::SealInfo,
+    md5_hex: Option<&str>,
     visible: ETag,
     len: u64,
     range: Option<String>,
@@ -822,7 +879,7 @@ fn finish_get(
     out.content_length = Some(len as i64);
     out.content_range = range;
     out.e_tag = Some(visible);
-    meta::client_view(&mut out.metadata, info.md5.as_deref());
+    meta::client_view(&mut out.metadata, md5_hex);
     out.checksum_crc32 = None;
     out.checksum_crc32c = None;
     out.checksum_sha1 = None;
@@ -991,4 +1048,9 @@ fn head_range(out: &mut HeadObjectOutput, range: Option<&Range>, full: u64) -> S
     out.content_length = Some((span.end - span.start) as i64);
     out.content_range = Some(format!("bytes {}-{}/{full}", span.start, span.end - 1));
     Ok(())
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

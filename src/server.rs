@@ -137,7 +137,9 @@ async fn serve_as(
     // No hyper header_read_timeout: our own idle deadline (`Conn`) covers slow headers and
     // idle keep-alive without cutting a response that a client reads slowly.
     let mut http = ConnBuilder::new(TokioExecutor::new());
-    http.http1().max_buf_size(READ_BUF_MAX);
+    // half_close: a client may shut its write side once the request is sent (a half-close)
+    // and still wait for the answer; without it hyper dropped such requests unanswered.
+    http.http1().max_buf_size(READ_BUF_MAX).half_close(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

@@ -318,6 +318,10 @@ impl Store {
     ) -> S3Result<Received> {
         let id = new_id();
         let tmp = self.tmp_path(&id);
+        // A client that disconnects drops this future mid-way: the guard still removes the
+        // temp file (it used to stay in tmp/ until a restart, so cancelled uploads filled
+        // the disk).
+        let mut guard = TmpFile(Some(tmp.clone()));
         let internal = |e: std::io::Error| super::io_failed(e, "writing a body");
         let res: S3Result<Received> = async {
             let mut writing = {
@@ -395,9 +399,10 @@ impl Store {
             })
         }
         .await;
-        if res.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
+        if res.is_ok() {
+            guard.0 = None; // renamed into blobs/
         }
+        drop(guard);
         res
     }
 
@@ -427,6 +432,17 @@ impl Store {
                 .map_err(|e| super::io_failed(e, "store I/O"))?;
             Ok((m.clone(), f, v))
         })
+    }
+}
+
+/// Removes a body's temp file when dropped armed: on every failed or abandoned receive.
+struct TmpFile(Option<std::path::PathBuf>);
+
+impl Drop for TmpFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 

@@ -518,9 +518,24 @@ impl Seal {
             &mut i.sse_customer_key_md5,
         )?;
         let show_owner = req.headers.contains_key(meta::SHOW_OWNER);
-        let part_number = req.input.part_number;
+        // The whole object's HEAD, even for partNumber: stores answer a part's HEAD without
+        // its metadata (moto), which read as a plaintext object and showed ciphertext sizes
+        // and the store's part ETag. A sealed part's place comes from its layout.
+        let part_number = req.input.part_number.take();
+        let whole = req.input.clone();
         let sub = sub_request(&req, ());
         let mut resp = self.up.head_object(req).await?;
+        let part_head = |n: i32| {
+            let mut i = whole.clone();
+            i.part_number = Some(n);
+            self.up.head_object(sub_request(&sub, i))
+        };
+        let parsed = meta::parse(resp.output.metadata.as_ref()).map_err(bad_meta)?;
+        let legacy_parts = parsed.as_ref().is_none_or(|i| i.multipart && !i.committed);
+        if let (Some(n), true) = (part_number, legacy_parts) {
+            // Plaintext and uncommitted multipart objects: the store's own part answer.
+            resp = part_head(n).await?;
+        }
         let out = &mut resp.output;
         let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
         let Some(mut info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
@@ -561,6 +576,7 @@ impl Seal {
             match part_number.and_then(|n| layout.part(n as u32, info.segment)) {
                 // The part's own size and place, whatever the store made of partNumber.
                 Some(p) => {
+                    self.check_layout_size(&layout, &info, stored, &bucket, &key)?;
                     let total = layout.plain_len();
                     let last = (p.plain_at + p.plain).max(1) - 1;
                     out.content_range = Some(format!("bytes {}-{last}/{total}", p.plain_at));
@@ -578,16 +594,17 @@ impl Seal {
         };
         let out = &mut resp.output;
         out.content_length = Some(plain as i64);
-        if part_number.is_some() && !info.multipart && plain > 0 {
+        if let (Some(n), false) = (part_number, info.multipart) {
             // As the GET: partNumber=1 of a single-PUT object is its one part (206).
-            out.content_range = Some(format!("bytes 0-{}/{plain}", plain - 1));
+            if n != 1 {
+                return Err(invalid_part_number());
+            }
+            if plain > 0 {
+                out.content_range = Some(format!("bytes 0-{}/{plain}", plain - 1));
+            }
         }
         out.e_tag = Some(visible);
-        let md5 = self
-            .plain_md5(&info, &bucket, &key, customer.as_ref())
-            .await;
-        let out = &mut resp.output;
-        meta::head_view(&mut out.metadata, md5.as_deref(), show_owner);
+        meta::head_view(&mut out.metadata, info.md5.as_deref(), show_owner);
         out.checksum_crc32 = None;
         out.checksum_crc32c = None;
         out.checksum_sha1 = None;

@@ -287,6 +287,50 @@ async fn errors_carry_a_message() {
     assert_eq!(e.message(), Some("The specified bucket is not valid."));
 }
 
+/// Reads that begin with a HEAD at the store (ranged GET, CopyObject, GetObjectAttributes)
+/// name what is missing as S3 does. A store's HEAD 404 has no body, and over remote stores
+/// the gateway answered `NotFound` with no message, which `except s3.exceptions.NoSuchKey`
+/// does not catch; moto's CDATA messages came through as `<![CDATA[…]]>` (outside probes).
+#[tokio::test]
+async fn missing_objects_are_named_as_s3_names_them() {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let (c, b) = (&gw.client, gw.bucket().await);
+        let e = c.get_object().bucket(&b).key("nope").range("bytes=0-1");
+        let e = e.send().await.unwrap_err();
+        assert_eq!(e.code(), Some("NoSuchKey"), "{kind:?} ranged GET");
+        let e = c
+            .get_object()
+            .bucket(&b)
+            .key("nope")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("NoSuchKey"), "{kind:?} GET");
+        assert!(
+            e.message().is_none_or(|m| !m.contains("CDATA")),
+            "{kind:?}: {:?}",
+            e.message()
+        );
+        let copy = |src: String| {
+            c.copy_object()
+                .bucket(&b)
+                .key("dst")
+                .copy_source(src)
+                .send()
+        };
+        let e = copy(format!("{b}/nope")).await.unwrap_err();
+        assert_eq!(e.code(), Some("NoSuchKey"), "{kind:?} copy");
+        let e = copy("no-such-bucket-s3seal/k".into()).await.unwrap_err();
+        assert_eq!(e.code(), Some("NoSuchBucket"), "{kind:?} copy");
+        use aws_sdk_s3::types::ObjectAttributes as A;
+        let e = c.get_object_attributes().bucket(&b).key("nope");
+        let e = e.object_attributes(A::ObjectSize).send().await.unwrap_err();
+        assert_eq!(e.code(), Some("NoSuchKey"), "{kind:?} attributes");
+    }
+}
+
 /// HEAD of a key whose current version is a delete marker: 404 with
 /// `x-amz-delete-marker: true`, as S3 answers (the header was dropped over remote stores).
 #[tokio::test]

@@ -224,6 +224,13 @@ fn element(xml: &str, tag: &str) -> Option<String> {
     let start = xml.find(&open)? + open.len();
     let len = xml[start..].find(&format!("</{tag}>"))?;
     let raw = &xml[start..start + len];
+    // Text in a CDATA section (moto's error messages) is literal.
+    if let Some(text) = raw
+        .strip_prefix("<![CDATA[")
+        .and_then(|r| r.strip_suffix("]]>"))
+    {
+        return Some(text.to_owned());
+    }
     Some(
         raw.replace("&lt;", "<")
             .replace("&gt;", ">")

@@ -29,17 +29,14 @@ impl Seal {
             ..Default::default()
         };
         // A HEAD's 404 has no body to name the error; this operation's has one.
-        let head = self
-            .head_object_sealed(sub_request(&req, head_in))
-            .await
-            .map_err(|e| {
-                if e.code().as_str() == "NotFound" {
-                    s3s::s3_error!(NoSuchKey, "The specified key does not exist.")
-                } else {
-                    e
-                }
-            })?
-            .output;
+        let head = match self.head_object_sealed(sub_request(&req, head_in)).await {
+            Ok(h) => h.output,
+            Err(e) => {
+                let i = &req.input;
+                let at = (i.bucket.as_str(), i.key.as_str(), i.version_id.as_deref());
+                return Err(self.why_missing(&req, at, e).await);
+            }
+        };
         let mut out = GetObjectAttributesOutput {
             last_modified: head.last_modified.clone(),
             version_id: head.version_id.clone(),

@@ -122,11 +122,17 @@ impl Seal {
             version_id: src_version.clone(),
             ..Default::default()
         };
-        let head = self
-            .up
-            .head_object(sub_request(&req, head_in))
-            .await?
-            .output;
+        let head = match self.up.head_object(sub_request(&req, head_in)).await {
+            Ok(h) => h.output,
+            Err(e) => {
+                let at = (
+                    src_bucket.as_str(),
+                    src_key.as_str(),
+                    src_version.as_deref(),
+                );
+                return Err(self.why_missing(&req, at, e).await);
+            }
+        };
         let mut info = meta::parse(head.metadata.as_ref()).map_err(bad_meta)?;
         if let Some(info) = info.as_mut() {
             let customer = src_customer.as_ref();

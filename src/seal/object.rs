@@ -333,11 +333,15 @@ impl Seal {
             version_id: req.input.version_id.clone(),
             ..Default::default()
         };
-        let head = self
-            .up
-            .head_object(sub_request(&req, head_in))
-            .await?
-            .output;
+        let head = match self.up.head_object(sub_request(&req, head_in)).await {
+            Ok(h) => h.output,
+            Err(e) => {
+                let v = req.input.version_id.clone();
+                return Err(self
+                    .why_missing(&req, (&bucket, &key, v.as_deref()), e)
+                    .await);
+            }
+        };
         let up_etag = head.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
         let Some(mut info) = meta::parse(head.metadata.as_ref()).map_err(bad_meta)? else {
             self.refuse_plaintext(&bucket, &key)?;
@@ -619,6 +623,34 @@ impl Seal {
     }
 
     /// Unwraps the object's DEK (through the cache) and prepares a verifying reader.
+    /// The error to answer for a store HEAD that failed. A HEAD's 404 has no body, so it has
+    /// no code (`NotFound`, which clients do not know); S3 names the reason — NoSuchKey,
+    /// NoSuchBucket or NoSuchVersion — so a 1-byte GET asks the store for it.
+    pub(super) async fn why_missing<T>(
+        &self,
+        req: &S3Request<T>,
+        (bucket, key, version): (&str, &str, Option<&str>),
+        e: S3Error,
+    ) -> S3Error {
+        if e.code().as_str() != "NotFound" {
+            return e;
+        }
+        let get = GetObjectInput {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: version.map(str::to_owned),
+            range: Some(Range::Int {
+                first: 0,
+                last: Some(0),
+            }),
+            ..Default::default()
+        };
+        match self.up.get_object(sub_request(req, get)).await {
+            Err(named) if named.code().as_str() != "NotFound" => named,
+            _ => s3_error!(NoSuchKey, "The specified key does not exist."),
+        }
+    }
+
     /// Fills `info.md5` from a sealed MD5, so preconditions and `md5chksum` see it.
     pub(super) async fn reveal_md5(
         &self,

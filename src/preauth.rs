@@ -154,6 +154,39 @@ pub fn scheme(req: &http::request::Parts, q: &Query) -> Scheme {
     Scheme::Anonymous
 }
 
+/// How far a signed request's time may be from the gateway's, as S3 allows.
+const MAX_SKEW_SECS: i64 = 15 * 60;
+
+/// A SigV2 header signature covers its Date (or x-amz-date) but s3s never compares that date
+/// with the clock, so a captured request could be replayed forever (an outside probe: PUT and
+/// DELETE signed 5 years ago, or with `Date: not a date`, were served). S3 refuses requests
+/// more than 15 minutes off.
+fn v2_date_refusal(req: &http::request::Parts, now: std::time::SystemTime) -> Option<Refusal> {
+    use time::format_description::well_known::Rfc2822;
+    let h = &req.headers;
+    let raw = h
+        .get("x-amz-date")
+        .or_else(|| h.get(http::header::DATE))
+        .and_then(|v| v.to_str().ok());
+    let when = raw.and_then(|v| time::OffsetDateTime::parse(v.trim(), &Rfc2822).ok());
+    let Some(when) = when else {
+        return Some(Refusal::new(
+            403,
+            "AccessDenied",
+            "AWS authentication requires a valid Date or x-amz-date header",
+        ));
+    };
+    let now = time::OffsetDateTime::from(now);
+    if (when - now).whole_seconds().abs() > MAX_SKEW_SECS {
+        return Some(Refusal::new(
+            403,
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+        ));
+    }
+    None
+}
+
 /// What the gateway refuses from the head alone; `None`: hand it to s3s.
 pub fn screen(
     req: &http::request::Parts,
@@ -182,6 +215,11 @@ pub fn screen(
                 "InvalidRequest",
                 "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
             ));
+        }
+        Scheme::V2Header => {
+            if let Some(r) = v2_date_refusal(req, std::time::SystemTime::now()) {
+                return Some(r);
+            }
         }
         Scheme::V4Query if authorization(req).is_some() => {
             return Some(Refusal::new(
@@ -321,6 +359,31 @@ mod tests {
         let p = parts(uri, headers);
         let q = Query::parse(p.uri.query());
         throttle_key(&p, &q, scheme(&p, &q))
+    }
+
+    #[test]
+    fn sigv2_dates_are_read_in_both_forms_and_bounded() {
+        let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_000_000);
+        let at = |h: &str, v: &str| v2_date_refusal(&parts("/b/k", &[(h, v)]), now);
+        // 2026-11-29T... = 1_796_000_000; HTTP-date with GMT and RFC 2822 with +0000.
+        let d = time::OffsetDateTime::from(now);
+        let gmt = d
+            .format(time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            ))
+            .unwrap();
+        assert!(at("date", &gmt).is_none(), "{gmt}");
+        assert!(at("x-amz-date", &gmt).is_none(), "{gmt}");
+        let rfc = d
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap();
+        assert!(at("date", &rfc).is_none(), "{rfc}");
+        let old = (d - time::Duration::minutes(16))
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap();
+        assert!(at("date", &old).is_some());
+        assert!(at("date", "yesterday").is_some());
+        assert!(v2_date_refusal(&parts("/b/k", &[]), now).is_some());
     }
 
     #[test]

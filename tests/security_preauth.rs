@@ -476,6 +476,11 @@ fn hmac_sha1_b64(data: &str) -> String {
 
 /// A SigV2 presigned GET valid until 2100, and a SigV2 header-signed GET.
 fn sigv2_requests(b: &str, k: &str) -> (String, Vec<(String, String)>) {
+    sigv2_requests_at(b, k, time::Duration::ZERO)
+}
+
+/// As [`sigv2_requests`], the header-signed GET dated `offset` from now.
+fn sigv2_requests_at(b: &str, k: &str, offset: time::Duration) -> (String, Vec<(String, String)>) {
     let path = format!("/{b}/{k}");
     let expires = 4_102_444_800u64; // 2100-01-01
     let sig = hmac_sha1_b64(&format!("GET\n\n\n{expires}\n{path}"));
@@ -483,7 +488,7 @@ fn sigv2_requests(b: &str, k: &str) -> (String, Vec<(String, String)>) {
         "{path}?AWSAccessKeyId={ACCESS_KEY}&Expires={expires}&Signature={}",
         uri_encode(&sig)
     );
-    let date = time::OffsetDateTime::now_utc()
+    let date = (time::OffsetDateTime::now_utc() + offset)
         .format(&time::format_description::well_known::Rfc2822)
         .unwrap();
     let sig = hmac_sha1_b64(&format!("GET\n\n\n{date}\n{path}"));
@@ -552,6 +557,31 @@ async fn sigv2_is_refused_unless_enabled() {
         "{}",
         String::from_utf8_lossy(&got)
     );
+    // A header signature is bound to its Date, and that date to the clock: a captured
+    // request cannot be replayed later (it was served at any age), nor dated ahead.
+    for (offset, code) in [
+        (time::Duration::minutes(-20), "RequestTimeTooSkewed"),
+        (time::Duration::days(-1800), "RequestTimeTooSkewed"),
+        (time::Duration::days(1), "RequestTimeTooSkewed"),
+    ] {
+        let (_, headers) = sigv2_requests_at(&b, "k", offset);
+        let (status, _, text) =
+            raw_request(gw2.addr, "GET", &format!("/{b}/k"), &headers, b"").await;
+        let text = String::from_utf8_lossy(&text);
+        assert_eq!(status, 403, "{offset}: {text}");
+        assert!(text.contains(code), "{offset}: {text}");
+    }
+    let path = format!("/{b}/k");
+    let sig = hmac_sha1_b64(&format!("GET\n\n\nnot a date\n{path}"));
+    let headers = vec![
+        ("date".to_owned(), "not a date".to_owned()),
+        (
+            "authorization".to_owned(),
+            format!("AWS {ACCESS_KEY}:{sig}"),
+        ),
+    ];
+    let (status, _, text) = raw_request(gw2.addr, "GET", &path, &headers, b"").await;
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&text));
 }
 
 /// The property test of the issue: arbitrary credentials, in a SigV4 header, a SigV4

@@ -349,12 +349,20 @@ async fn head_of_a_delete_marker_says_so() {
             .await
             .unwrap();
         gw.put(&b, "gone", b"x").await;
-        c.delete_object()
+        let marker = c
+            .delete_object()
             .bucket(&b)
             .key("gone")
             .send()
             .await
             .unwrap();
+        // A copy naming the marker's version: 400 InvalidRequest, as S3 documents (it was
+        // 405 MethodNotAllowed, or 405 InternalError over remote stores).
+        let src = format!("{b}/gone?versionId={}", marker.version_id().unwrap());
+        let e = c.copy_object().bucket(&b).key("dst").copy_source(src);
+        let e = e.send().await.unwrap_err();
+        use aws_sdk_s3::error::ProvideErrorMetadata;
+        assert_eq!(e.code(), Some("InvalidRequest"), "{kind:?} {e:?}");
         let e = c
             .head_object()
             .bucket(&b)

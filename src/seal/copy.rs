@@ -124,6 +124,13 @@ impl Seal {
         };
         let head = match self.up.head_object(sub_request(&req, head_in)).await {
             Ok(h) => h.output,
+            // A version id naming a delete marker: the store's HEAD says 405.
+            Err(e) if e.status_code() == Some(http::StatusCode::METHOD_NOT_ALLOWED) => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The source of a copy request may not specifically refer to a delete marker by version id."
+                ));
+            }
             Err(e) => {
                 let at = (
                     src_bucket.as_str(),

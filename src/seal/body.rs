@@ -28,6 +28,8 @@ pub struct Expectations {
     pub hasher: ChecksumHasher,
     /// The aws-chunked trailer, readable once the body has been consumed.
     pub trailers: Option<s3s::TrailingHeaders>,
+    /// The trailer fields `x-amz-trailer` declared (lowercase); each must arrive.
+    pub declared_trailers: Vec<String>,
     /// The caller needs the plaintext MD5 even without Content-MD5 (the part ETag of an
     /// upload begun before ETags stopped being MD5s). Otherwise MD5 — the costliest step of
     /// sealing — is skipped.
@@ -43,6 +45,8 @@ pub enum PutFailure {
     Incomplete(String),
     TooLong,
     Client(String),
+    /// A trailer `x-amz-trailer` declared never came: the checksum went unchecked.
+    MissingTrailer(String),
 }
 
 /// Shared between the stream and the handler that awaits the upstream.
@@ -144,7 +148,18 @@ impl SealingStream {
             ));
         }
         let mut claimed = std::mem::take(&mut expect.checksums);
-        if let Some(t) = expect.trailers.take().and_then(|t| t.take()) {
+        let trailers = expect.trailers.take().and_then(|t| t.take());
+        for name in &expect.declared_trailers {
+            if !trailers
+                .as_ref()
+                .is_some_and(|t| t.contains_key(name.as_str()))
+            {
+                return Err(PutFailure::MissingTrailer(format!(
+                    "The request declared the trailer {name} in x-amz-trailer but did not send it."
+                )));
+            }
+        }
+        if let Some(t) = trailers {
             for (name, slot) in [
                 ("x-amz-checksum-crc32", &mut claimed.checksum_crc32),
                 ("x-amz-checksum-crc32c", &mut claimed.checksum_crc32c),

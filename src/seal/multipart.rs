@@ -164,6 +164,7 @@ impl Seal {
         }
         take_claims!(i, expect);
         expect.trailers = req.trailing_headers.take();
+        expect.declared_trailers = super::object::declared_trailers(&req.headers);
         let (body, outcome, stored) = sealed_body(
             i.body.take(),
             &dek,

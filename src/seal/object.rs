@@ -73,6 +73,7 @@ impl Seal {
         }
         take_claims!(input, expect);
         expect.trailers = req.trailing_headers.take();
+        expect.declared_trailers = declared_trailers(&req.headers);
 
         let m = input.metadata.get_or_insert_with(Default::default);
         meta::insert_wrap(m, wrapped, self.keys.binds_bucket());
@@ -1042,6 +1043,17 @@ pub(super) fn hasher_for(
     Ok(h)
 }
 
+/// The trailer fields a request's `x-amz-trailer` header promises (lowercase).
+pub(super) fn declared_trailers(h: &http::HeaderMap) -> Vec<String> {
+    h.get_all("x-amz-trailer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
 pub(super) fn put_failure(f: PutFailure) -> S3Error {
     match f {
         PutFailure::BadDigest(m) => S3Error::with_message(s3s::S3ErrorCode::BadDigest, m),
@@ -1051,6 +1063,12 @@ pub(super) fn put_failure(f: PutFailure) -> S3Error {
             InvalidRequest,
             "The request body is longer than its declared Content-Length."
         ),
+        PutFailure::MissingTrailer(m) => {
+            let code = s3s::S3ErrorCode::Custom("MalformedTrailerError".into());
+            let mut e = S3Error::with_message(code, m);
+            e.set_status_code(http::StatusCode::BAD_REQUEST);
+            e
+        }
         PutFailure::Client(m) => S3Error::with_message(
             s3s::S3ErrorCode::IncompleteBody,
             format!("the request body could not be read: {m}"),

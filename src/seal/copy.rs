@@ -269,10 +269,10 @@ impl Seal {
                 m.insert(meta::MD5_SEALED.into(), sealed.clone());
             }
             (None, Some(md5)) => {
-                use base64::Engine;
-                let sealed = crate::format::digest::seal_md5(&dek, &md5);
-                let sealed = base64::engine::general_purpose::STANDARD.encode(sealed);
-                m.insert(meta::MD5_SEALED.into(), sealed);
+                m.insert(
+                    meta::MD5_SEALED.into(),
+                    super::object::sealed_md5(&dek, &md5),
+                );
             }
             (None, None) => {}
         }

@@ -79,8 +79,7 @@ impl Seal {
         meta::insert_wrap(m, wrapped, self.keys.binds_bucket());
         m.insert(meta::SEGMENT.into(), seg.to_string());
         if let Some(md5) = expect.md5 {
-            let sealed = crate::format::digest::seal_md5(&dek, &md5);
-            m.insert(meta::MD5_SEALED.into(), b64(&sealed));
+            m.insert(meta::MD5_SEALED.into(), sealed_md5(&dek, &md5));
         }
 
         let (body, outcome, stored) = sealed_body(input.body.take(), &dek, 0, seg, expect, false);
@@ -231,10 +230,7 @@ impl Seal {
                 body = first_checked(body).await?;
             }
             out.body = Some(body);
-            let md5 = self
-                .plain_md5(&info, &bucket, &key, customer.as_ref())
-                .await;
-            finish_get(out, md5.as_deref(), visible, plain, content_range);
+            finish_get(out, info.md5.as_deref(), visible, plain, content_range);
             if let Some(c) = &customer {
                 out.sse_customer_algorithm = Some("AES256".into());
                 out.sse_customer_key_md5 = Some(c.md5_b64.clone());
@@ -668,7 +664,7 @@ impl Seal {
     /// The plaintext MD5 (hex) recorded for the object: in clear on objects older gateways
     /// wrote, else sealed under the DEK (opened through the DEK cache). A sealed MD5 that
     /// fails authentication is not shown.
-    pub(super) async fn plain_md5(
+    async fn plain_md5(
         &self,
         info: &meta::SealInfo,
         bucket: &str,
@@ -1117,7 +1113,9 @@ fn head_range(out: &mut HeadObjectOutput, range: Option<&Range>, full: u64) -> S
     Ok(())
 }
 
-fn b64(bytes: &[u8]) -> String {
+/// The `s3seal-md5s` value for a plaintext MD5 under the object's DEK.
+pub(super) fn sealed_md5(dek: &crate::format::Dek, md5: &[u8; 16]) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    let sealed = crate::format::digest::seal_md5(dek, md5);
+    base64::engine::general_purpose::STANDARD.encode(sealed)
 }

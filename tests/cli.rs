@@ -283,6 +283,26 @@ async fn debug_logs_never_contain_secrets_keys_or_plaintext() {
             .unwrap();
         let bad = support::client(&endpoint, "loguser", "wrong-secret-value");
         assert!(bad.list_buckets().send().await.is_err());
+        // A body sent where the gateway expects XML (a misaddressed upload, a broken client) is
+        // refused as MalformedXML; s3s logs such bodies whole at ERROR unless silenced.
+        let misread = marker.repeat(100);
+        let err = c
+            .create_bucket()
+            .bucket("logs-xml")
+            .customize()
+            .mutate_request(move |r| {
+                let n = misread.len().to_string();
+                *r.body_mut() = aws_smithy_types::body::SdkBody::from(misread.clone());
+                r.headers_mut().insert("content-length", n);
+            })
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            aws_sdk_s3::error::ProvideErrorMetadata::code(&err),
+            Some("MalformedXML"),
+            "{err:?}"
+        );
 
         let logs = stop_logged(child, log);
         let kek_file = std::fs::read_to_string(dir.path().join("keys.toml")).unwrap();

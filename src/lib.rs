@@ -36,6 +36,8 @@
 pub mod auth;
 pub mod config;
 pub mod console;
+pub mod cors;
+pub mod cors_http;
 pub mod credentials;
 pub mod deadline;
 pub mod format;

@@ -429,6 +429,11 @@ impl Router {
             }
         }
         let (mut parts, body) = req.into_parts();
+        if parts.method == http::Method::OPTIONS
+            && let Some(seal) = ops.seal.clone()
+        {
+            return Box::pin(async move { Ok(preflight(&ops, &seal, &parts).await) });
+        }
         if let Some(resp) = crate::keyrules::delete_objects_refusal(&parts) {
             return Box::pin(async move { Ok(resp) });
         }
@@ -503,6 +508,11 @@ impl Router {
         };
         let s3 = self.s3.clone();
         let is_head = parts.method == http::Method::HEAD;
+        let origin = parts
+            .headers
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let req = http::Request::from_parts(parts, body);
         let fut = async move { s3.call(req).await };
         let peer = self.peer;
@@ -586,6 +596,11 @@ impl Router {
             );
             if let Ok(v) = http::HeaderValue::from_str(&request_id) {
                 resp.headers_mut().insert("x-amz-request-id", v);
+            }
+            if let (Some(origin), Some(seal)) = (origin, ops.seal.as_ref())
+                && let Some(g) = crate::cors_http::grant_for(seal, &bucket, &origin, &method).await
+            {
+                crate::cors_http::apply(g, resp.headers_mut());
             }
             if method == http::Method::GET {
                 // A browser opening an object (a share link) renders it as its declared
@@ -717,6 +732,27 @@ fn slow_down(left: Duration, msg: &str) -> s3s::HttpResponse {
         .header("retry-after", left.as_secs().max(1).to_string())
         .body(s3s::Body::from(xml))
         .expect("static response")
+}
+
+/// A browser's CORS preflight: answered by the gateway from the bucket's rules, unsigned as
+/// browsers send it.
+async fn preflight(ops: &Ops, seal: &Seal, parts: &http::request::Parts) -> s3s::HttpResponse {
+    let start = Instant::now();
+    let (bucket, _) = split_path(parts.uri.path());
+    let resp = match crate::cors_http::preflight(seal, &bucket, &parts.headers).await {
+        Ok(grant) => {
+            let mut r = http::Response::builder()
+                .status(200)
+                .body(s3s::Body::empty())
+                .expect("static response");
+            crate::cors_http::apply(grant, r.headers_mut());
+            r
+        }
+        Err(refusal) => s3_error(&refusal, false),
+    };
+    ops.metrics
+        .request("Preflight", resp.status().as_u16(), start.elapsed());
+    resp
 }
 
 /// An S3 error answered before the s3s service saw the request; `close` when its body is

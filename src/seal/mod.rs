@@ -10,6 +10,7 @@ mod attributes;
 mod body;
 pub mod bucket_policy;
 mod copy;
+mod cors_rules;
 mod etag;
 mod keyring;
 mod layout;
@@ -63,6 +64,8 @@ pub struct Seal {
     /// Serialises each key's store Complete and layout commit (striped by key hash): two
     /// Completes of one key interleaved would put one upload's layout on the other's body.
     completing: Arc<[tokio::sync::Mutex<()>]>,
+    /// Buckets' CORS rules, for answering browsers (`cors_rules`).
+    cors: Arc<cors_rules::CorsCache>,
 }
 
 const COMPLETE_STRIPES: usize = 256;
@@ -91,6 +94,7 @@ impl Seal {
             completing: (0..COMPLETE_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            cors: Arc::default(),
         }
     }
 
@@ -554,6 +558,26 @@ impl S3 for Seal {
         ))
     }
 
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        let bucket = req.input.bucket.clone();
+        let out = self.up.put_bucket_cors(req).await;
+        self.cors.forget(&bucket);
+        out
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        let bucket = req.input.bucket.clone();
+        let out = self.up.delete_bucket_cors(req).await;
+        self.cors.forget(&bucket);
+        out
+    }
+
     async fn post_object(
         &self,
         _req: S3Request<PostObjectInput>,
@@ -597,7 +621,6 @@ impl S3 for Seal {
         create_session: CreateSessionInput => CreateSessionOutput;
         delete_bucket: DeleteBucketInput => DeleteBucketOutput;
         delete_bucket_analytics_configuration: DeleteBucketAnalyticsConfigurationInput => DeleteBucketAnalyticsConfigurationOutput;
-        delete_bucket_cors: DeleteBucketCorsInput => DeleteBucketCorsOutput;
         delete_bucket_encryption: DeleteBucketEncryptionInput => DeleteBucketEncryptionOutput;
         delete_bucket_intelligent_tiering_configuration: DeleteBucketIntelligentTieringConfigurationInput => DeleteBucketIntelligentTieringConfigurationOutput;
         delete_bucket_inventory_configuration: DeleteBucketInventoryConfigurationInput => DeleteBucketInventoryConfigurationOutput;
@@ -646,7 +669,6 @@ impl S3 for Seal {
         put_bucket_accelerate_configuration: PutBucketAccelerateConfigurationInput => PutBucketAccelerateConfigurationOutput;
         put_bucket_acl: PutBucketAclInput => PutBucketAclOutput;
         put_bucket_analytics_configuration: PutBucketAnalyticsConfigurationInput => PutBucketAnalyticsConfigurationOutput;
-        put_bucket_cors: PutBucketCorsInput => PutBucketCorsOutput;
         put_bucket_encryption: PutBucketEncryptionInput => PutBucketEncryptionOutput;
         put_bucket_intelligent_tiering_configuration: PutBucketIntelligentTieringConfigurationInput => PutBucketIntelligentTieringConfigurationOutput;
         put_bucket_inventory_configuration: PutBucketInventoryConfigurationInput => PutBucketInventoryConfigurationOutput;

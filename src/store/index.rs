@@ -99,6 +99,9 @@ pub struct Bucket {
     /// ListObjects and answers 404.
     #[serde(default)]
     pub objects: BTreeMap<String, Vec<ObjMeta>>,
+    /// The bucket's CORS rules (PutBucketCors); None: CORS not enabled.
+    #[serde(default)]
+    pub cors: Option<Vec<crate::cors::Rule>>,
 }
 
 impl Bucket {
@@ -158,6 +161,11 @@ pub enum Rec {
     SetVersioning {
         bucket: String,
         state: Versioning,
+    },
+    /// Replaces (Some) or deletes (None) the bucket's CORS configuration.
+    SetCors {
+        bucket: String,
+        rules: Option<Vec<crate::cors::Rule>>,
     },
     CreateUpload {
         id: String,
@@ -243,6 +251,11 @@ impl State {
                     b.versioning = Some(state);
                 }
             }
+            Rec::SetCors { bucket, rules } => {
+                if let Some(b) = self.buckets.get_mut(&bucket) {
+                    b.cors = rules;
+                }
+            }
             Rec::CreateUpload { id, upload } => {
                 self.uploads.insert(id, upload);
             }
@@ -296,6 +309,12 @@ impl State {
                 out.push(Rec::SetVersioning {
                     bucket: name.clone(),
                     state,
+                });
+            }
+            if b.cors.is_some() {
+                out.push(Rec::SetCors {
+                    bucket: name.clone(),
+                    rules: b.cors.clone(),
                 });
             }
             for (k, vs) in &b.objects {

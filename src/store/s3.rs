@@ -2002,6 +2002,86 @@ impl S3 for Store {
         Ok(S3Response::new(PutBucketVersioningOutput::default()))
     }
 
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        let i = req.input;
+        let rules: Vec<crate::cors::Rule> = i
+            .cors_configuration
+            .cors_rules
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        if let Err((code, msg)) = crate::cors::validate(&rules) {
+            return Err(s3s::S3Error::with_message(
+                S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or(S3ErrorCode::InvalidRequest),
+                msg,
+            ));
+        }
+        let bucket = i.bucket;
+        self.commit(move |s| {
+            s.buckets
+                .get(&bucket)
+                .ok_or_else(|| s3_error!(NoSuchBucket))?;
+            Ok((
+                vec![Rec::SetCors {
+                    bucket,
+                    rules: Some(rules),
+                }],
+                (),
+            ))
+        })
+        .await?;
+        Ok(S3Response::new(PutBucketCorsOutput::default()))
+    }
+
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<GetBucketCorsInput>,
+    ) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        let rules = self.read(|s| {
+            s.buckets
+                .get(&req.input.bucket)
+                .map(|b| b.cors.clone())
+                .ok_or_else(|| s3_error!(NoSuchBucket))
+        })?;
+        let rules = rules.ok_or_else(|| {
+            s3_error!(
+                NoSuchCORSConfiguration,
+                "The CORS configuration does not exist"
+            )
+        })?;
+        Ok(S3Response::new(GetBucketCorsOutput {
+            cors_rules: Some(rules.into_iter().map(Into::into).collect()),
+        }))
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        let bucket = req.input.bucket;
+        self.commit(move |s| {
+            let b = s
+                .buckets
+                .get(&bucket)
+                .ok_or_else(|| s3_error!(NoSuchBucket))?;
+            if b.cors.is_none() {
+                return Ok((Vec::new(), ()));
+            }
+            Ok((
+                vec![Rec::SetCors {
+                    bucket,
+                    rules: None,
+                }],
+                (),
+            ))
+        })
+        .await?;
+        Ok(S3Response::new(DeleteBucketCorsOutput::default()))
+    }
+
     async fn get_bucket_versioning(
         &self,
         req: S3Request<GetBucketVersioningInput>,

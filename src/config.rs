@@ -161,6 +161,14 @@ pub struct ServerConfig {
     /// Directory for generated state of the embedded default (key file, credentials).
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
+    /// Base domains for virtual-hosted addressing: `Host: bucket.<domain>` names a bucket.
+    /// Any other Host is path-style.
+    #[serde(default = "default_domains")]
+    pub domains: Vec<String>,
+}
+
+fn default_domains() -> Vec<String> {
+    vec!["localhost".into()]
 }
 
 fn yes() -> bool {
@@ -381,6 +389,7 @@ impl Default for ServerConfig {
             idle_timeout_secs: default_idle_timeout(),
             log_format: default_log_format(),
             tls: None,
+            domains: default_domains(),
         }
     }
 }
@@ -467,6 +476,22 @@ impl Config {
                 "server.log_format",
                 format!("{:?}: allowed \"text\" or \"json\"", self.server.log_format),
             );
+        }
+        for (i, d) in self.server.domains.iter().enumerate() {
+            let key = format!("server.domains[{i}]");
+            crate::vhost::check_domain(d).or_else(|m| err(&key, m))?;
+            let lower = d.to_ascii_lowercase();
+            if let Some(o) = self.server.domains[..i].iter().find(|o| {
+                let o = o.to_ascii_lowercase();
+                o == lower || o.ends_with(&format!(".{lower}")) || lower.ends_with(&format!(".{o}"))
+            }) {
+                return err(
+                    &key,
+                    format!(
+                        "{d:?} overlaps {o:?}: a Host under both would name two different buckets"
+                    ),
+                );
+            }
         }
         if self.encryption.dek_cache_entries == 0 {
             return err(
@@ -732,6 +757,32 @@ mod tests {
             e.contains("ftp") && e.contains("local") && e.contains("s3"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn domains_are_checked_and_default_to_localhost() {
+        assert_eq!(
+            Config::parse("", "gw.toml").unwrap().server.domains,
+            ["localhost"]
+        );
+        let ok = Config::parse(
+            "[server]\ndomains = [\"s3.example.com\", \"localhost\"]\n",
+            "gw.toml",
+        );
+        assert!(ok.is_ok());
+        for (bad, why) in [
+            ("[\"http://s3.example.com\"]", "not a DNS name"),
+            ("[\"s3.example.com:9000\"]", "not a DNS name"),
+            ("[\"example.com\", \"s3.example.com\"]", "overlaps"),
+        ] {
+            let e = Config::parse(&format!("[server]\ndomains = {bad}\n"), "gw.toml")
+                .unwrap_err()
+                .0;
+            assert!(
+                e.contains("gw.toml: server.domains[") && e.contains(why),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -101,7 +101,10 @@ impl Gateway {
         let policy = crate::policy::Policy::from_config(&cfg.users)
             .with_key_rules(crate::keyrules::KeyRules::for_upstream(&cfg.upstream));
         seal = seal.with_policy(policy.clone()).with_https(tls.is_some());
+        let domains = crate::vhost::Domains::new(&cfg.server.domains);
+        seal = seal.with_domains(domains.clone());
         let mut b = S3ServiceBuilder::new(seal.clone());
+        b.set_host(domains.clone());
         b.set_auth(auth.clone());
         b.set_access(policy);
         b.set_config(s3_config());
@@ -128,6 +131,7 @@ impl Gateway {
                 ))
             }),
             serve_metrics: cfg.server.metrics,
+            domains,
         };
         Ok(Gateway {
             service,

@@ -60,3 +60,4 @@ pub mod tls;
 pub mod tools;
 pub mod upstream;
 mod upstream_xml;
+pub mod vhost;

@@ -48,6 +48,8 @@ pub struct Ops {
     pub idle_timeout: Option<Duration>,
     /// Accept SigV2-signed requests (`auth.allow_sigv2`).
     pub allow_sigv2: bool,
+    /// `server.domains`: which Hosts name a bucket (virtual-hosted addressing).
+    pub domains: crate::vhost::Domains,
 }
 
 impl Ops {
@@ -63,6 +65,7 @@ impl Ops {
             console: None,
             idle_timeout: None,
             allow_sigv2: false,
+            domains: Default::default(),
         }
     }
 
@@ -488,7 +491,7 @@ impl Router {
         let info = RequestInfo::default();
         parts.extensions.insert(info.clone());
         let method = parts.method.clone();
-        let path = parts.uri.path().to_owned();
+        let (bucket, key) = ops.domains.bucket_and_key(&parts.headers, parts.uri.path());
         let declared_in = content_length(&parts.headers);
         let request_id = format!("{:016x}", rand::random::<u64>());
         let start = Instant::now();
@@ -576,7 +579,6 @@ impl Router {
             ops.metrics
                 .bytes_received
                 .fetch_add(declared_in, Ordering::Relaxed);
-            let (bucket, key) = split_path(&path);
             let user = facts.user.get().map_or("-", String::as_str);
             let out_len = content_length(resp.headers());
             tracing::info!(
@@ -674,14 +676,6 @@ impl Router {
     }
 }
 
-/// Path-style `/bucket/key...`, percent-decoded for the log.
-fn split_path(path: &str) -> (String, String) {
-    let p = path.trim_start_matches('/');
-    let (b, k) = p.split_once('/').unwrap_or((p, ""));
-    let dec = |s: &str| crate::policy::percent_decode(s).unwrap_or_else(|| s.to_owned());
-    (dec(b), dec(k))
-}
-
 fn content_length(h: &http::HeaderMap) -> u64 {
     h.get("x-amz-decoded-content-length")
         .or_else(|| h.get(http::header::CONTENT_LENGTH))
@@ -738,7 +732,7 @@ fn slow_down(left: Duration, msg: &str) -> s3s::HttpResponse {
 /// browsers send it.
 async fn preflight(ops: &Ops, seal: &Seal, parts: &http::request::Parts) -> s3s::HttpResponse {
     let start = Instant::now();
-    let (bucket, _) = split_path(parts.uri.path());
+    let (bucket, _) = ops.domains.bucket_and_key(&parts.headers, parts.uri.path());
     let resp = match crate::cors_http::preflight(seal, &bucket, &parts.headers).await {
         Ok(grant) => {
             let mut r = http::Response::builder()

@@ -66,6 +66,8 @@ pub struct Seal {
     completing: Arc<[tokio::sync::Mutex<()>]>,
     /// Buckets' CORS rules, for answering browsers (`cors_rules`).
     cors: Arc<cors_rules::CorsCache>,
+    /// `server.domains`, to answer URLs in the client's addressing style.
+    domains: Arc<crate::vhost::Domains>,
 }
 
 const COMPLETE_STRIPES: usize = 256;
@@ -95,6 +97,7 @@ impl Seal {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             cors: Arc::default(),
+            domains: Arc::default(),
         }
     }
 
@@ -132,7 +135,18 @@ impl Seal {
     /// The URL of `bucket/key` at this gateway, as the client addressed it.
     fn location(&self, headers: &http::HeaderMap, bucket: &str, key: &str) -> Option<String> {
         let host = headers.get(http::header::HOST)?.to_str().ok()?;
-        Some(object_url(self.https, host, bucket, key))
+        let virtual_host = self.domains.bucket_of(host) == Some(bucket);
+        Some(object_url(
+            self.https,
+            host,
+            (!virtual_host).then_some(bucket),
+            key,
+        ))
+    }
+
+    pub fn with_domains(mut self, d: crate::vhost::Domains) -> Self {
+        self.domains = Arc::new(d);
+        self
     }
 
     pub fn with_commit_layout(mut self, on: bool) -> Self {
@@ -695,13 +709,10 @@ impl S3 for Seal {
 /// `bucket/key`'s URL in the client's addressing style (virtual-hosted when the Host names
 /// the bucket). Apps keep CompleteMultipartUpload's `Location` as the object's URL (the AWS
 /// SDK v3 `Upload` helper returns it, multer-s3 stores it).
-fn object_url(https: bool, host: &str, bucket: &str, key: &str) -> String {
+fn object_url(https: bool, host: &str, bucket: Option<&str>, key: &str) -> String {
     let scheme = if https { "https" } else { "http" };
     let mut url = format!("{scheme}://{host}/");
-    let virtual_host = host
-        .strip_prefix(bucket)
-        .is_some_and(|rest| rest.starts_with('.'));
-    if !virtual_host {
+    if let Some(bucket) = bucket {
         crate::lean::encode_into(&mut url, bucket, false);
         url.push('/');
     }
@@ -715,12 +726,9 @@ mod url_tests {
 
     #[test]
     fn object_urls_follow_the_addressing_style() {
-        let u = object_url(false, "127.0.0.1:9000", "b", "dir/a b+c.txt");
+        let u = object_url(false, "127.0.0.1:9000", Some("b"), "dir/a b+c.txt");
         assert_eq!(u, "http://127.0.0.1:9000/b/dir/a%20b%2Bc.txt");
-        let u = object_url(true, "b.s3.local", "b", "x/y");
+        let u = object_url(true, "b.s3.local", None, "x/y");
         assert_eq!(u, "https://b.s3.local/x/y");
-        // A host that merely starts with the bucket's name is path style.
-        let u = object_url(false, "bb.local", "b", "k");
-        assert_eq!(u, "http://bb.local/b/k");
     }
 }

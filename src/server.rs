@@ -878,6 +878,22 @@ fn default_message(code: &[u8]) -> Option<&'static str> {
         b"MalformedXML" => {
             "The XML you provided was not well-formed or did not validate against our published schema"
         }
+        b"KeyTooLongError" => "Your key is too long",
+        b"InvalidURI" => "Couldn't parse the specified URI.",
+        b"IncompleteBody" => {
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        }
+        b"MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        b"InvalidRange" => "The requested range is not satisfiable",
+        b"PreconditionFailed" => "At least one of the pre-conditions you specified did not hold",
+        b"NoSuchUpload" => {
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+        }
+        b"EntityTooLarge" => "Your proposed upload exceeds the maximum allowed size",
+        b"BadDigest" => "The Content-MD5 you specified did not match what we received.",
+        b"MaxMessageLengthExceeded" => "Your request was too big.",
+        b"NotImplemented" => "A header you provided implies functionality that is not implemented.",
+        b"InternalError" => "We encountered an internal error. Please try again.",
         _ => return None,
     })
 }
@@ -890,15 +906,19 @@ fn with_default_message(doc: Vec<u8>) -> Vec<u8> {
     let (Some(open), Some(close)) = (find(b"<Code>"), find(b"</Code>")) else {
         return doc;
     };
-    let Some(msg) = doc
-        .get(open + b"<Code>".len()..close)
-        .and_then(default_message)
-    else {
+    let Some(code) = doc.get(open + b"<Code>".len()..close) else {
         return doc;
+    };
+    // SDKs show the message; an error without one reads as "UnknownError" in some.
+    let msg = match default_message(code) {
+        Some(m) => m.as_bytes().to_vec(),
+        None => [b"The request failed: ".as_slice(), code].concat(),
     };
     let at = close + b"</Code>".len();
     let mut out = doc[..at].to_vec();
-    out.extend_from_slice(format!("<Message>{msg}</Message>").as_bytes());
+    out.extend_from_slice(b"<Message>");
+    out.extend_from_slice(&msg);
+    out.extend_from_slice(b"</Message>");
     out.extend_from_slice(&doc[at..]);
     out
 }
@@ -963,6 +983,25 @@ mod tests {
             b"<GetObjectAttributesOutput><ETag>ab-2</ETag><ObjectSize>3</ObjectSize></GetObjectAttributesOutput>"
         );
         assert!(super::unquoted_etag(b"<X><ObjectSize>3</ObjectSize></X>").is_none());
+    }
+
+    #[test]
+    fn every_error_gets_a_message() {
+        let doc = |c: &str| {
+            format!("<Error><Code>{c}</Code><RequestId>1</RequestId></Error>").into_bytes()
+        };
+        let out = String::from_utf8(super::with_default_message(doc("KeyTooLongError"))).unwrap();
+        assert!(
+            out.contains("<Code>KeyTooLongError</Code><Message>Your key is too long</Message>"),
+            "{out}"
+        );
+        let out = String::from_utf8(super::with_default_message(doc("OddCode"))).unwrap();
+        assert!(
+            out.contains("<Message>The request failed: OddCode</Message>"),
+            "{out}"
+        );
+        let kept = b"<Error><Code>X</Code><Message>own</Message></Error>".to_vec();
+        assert_eq!(super::with_default_message(kept.clone()), kept);
     }
 
     #[test]

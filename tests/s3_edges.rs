@@ -285,6 +285,20 @@ async fn errors_carry_a_message() {
         .unwrap_err();
     assert_eq!(e.code(), Some("InvalidBucketName"));
     assert_eq!(e.message(), Some("The specified bucket is not valid."));
+    // A key over 1024 bytes is refused while s3s parses the path, with no message (the JS
+    // SDK showed "UnknownError"; outside probe).
+    let b = gw.bucket().await;
+    let e = gw
+        .client
+        .put_object()
+        .bucket(&b)
+        .key("k".repeat(1100))
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("KeyTooLongError"));
+    assert_eq!(e.message(), Some("Your key is too long"));
 }
 
 /// Reads that begin with a HEAD at the store (ranged GET, CopyObject, GetObjectAttributes)

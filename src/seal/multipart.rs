@@ -341,7 +341,9 @@ impl Seal {
             resp.output = fut.await?;
         }
         if let (Some(layout), Some(dek)) = (&layout, &r.dek) {
-            let version = resp.output.version_id.clone();
+            // The null version (a versioning-suspended bucket) is replaced by the next write
+            // like an unversioned key, so it gets the same check.
+            let version = resp.output.version_id.clone().filter(|v| v != "null");
             let at = (bucket.as_str(), key.as_str(), version.as_deref());
             // Without a version id the tags go to whatever object the key holds now: if
             // another writer (another gateway) replaced ours already, our layout is moot and

@@ -185,6 +185,7 @@ impl Seal {
                                 "part size differs from layout",
                             ));
                         }
+                        out.parts_count = Some(layout.part_count() as i32);
                         let total = layout.plain_len();
                         let (at, len) = (p.plain_at, p.plain);
                         let cr = format!("bytes {at}-{}/{total}", (at + len).max(1) - 1);

@@ -68,6 +68,15 @@ pub fn validate(rules: &[Rule]) -> Result<(), (&'static str, String)> {
                 "Each CORSRule needs at least one AllowedOrigin and one AllowedMethod.".into(),
             ));
         }
+        if r.id.as_ref().is_some_and(|id| id.len() > 255) {
+            return Err((
+                "InvalidRequest",
+                "A CORSRule ID is at most 255 characters.".into(),
+            ));
+        }
+        if r.max_age_seconds.is_some_and(|a| a < 0) {
+            return Err(("InvalidRequest", "MaxAgeSeconds cannot be negative.".into()));
+        }
         if let Some(m) = r
             .allowed_methods
             .iter()
@@ -325,6 +334,12 @@ mod tests {
         assert!(e.1.contains("PATCH"));
         let e = validate(&[rule(&["https://*.*.example"], &["GET"], &[])]).unwrap_err();
         assert!(e.1.contains("more than one wildcard"));
+        let mut r = rule(&["*"], &["GET"], &[]);
+        r.max_age_seconds = Some(-5);
+        assert_eq!(validate(&[r]).unwrap_err().0, "InvalidRequest");
+        let mut r = rule(&["*"], &["GET"], &[]);
+        r.id = Some("i".repeat(256));
+        assert_eq!(validate(&[r]).unwrap_err().0, "InvalidRequest");
         let many = vec![rule(&["*"], &["GET"], &[]); MAX_RULES + 1];
         assert!(validate(&many).is_err());
     }

@@ -245,6 +245,17 @@ pub fn screen(
         }
         _ => {}
     }
+    // The signature must bind the Host: under virtual-hosted addressing it names the bucket,
+    // and one that leaves it out could be replayed against any other bucket. S3 refuses it.
+    if signed_headers(req, q, scheme)
+        .is_some_and(|signed| !signed.split(';').any(|h| h.eq_ignore_ascii_case("host")))
+    {
+        return Some(Refusal::new(
+            403,
+            "AccessDenied",
+            "The signature must cover the host header: SignedHeaders lacks host.",
+        ));
+    }
     if let Some(names) = unsigned_amz_headers(req, q, scheme) {
         return Some(Refusal::new(
             403,
@@ -274,15 +285,7 @@ pub fn screen(
 /// presigned URL's `x-amz-content-sha256` is exempt: it only restates the payload hash
 /// the query already fixes (`UNSIGNED-PAYLOAD`), and some clients send it.
 fn unsigned_amz_headers(req: &http::request::Parts, q: &Query, scheme: Scheme) -> Option<String> {
-    let signed = match scheme {
-        Scheme::V4Query => q.get("X-Amz-SignedHeaders")?,
-        Scheme::V4Header => {
-            let auth = authorization(req)?;
-            let at = auth.find("SignedHeaders=")? + "SignedHeaders=".len();
-            auth[at..].split([',', ' ']).next()?
-        }
-        _ => return None,
-    };
+    let signed = signed_headers(req, q, scheme)?;
     let covered = |name: &str| signed.split(';').any(|s| s.eq_ignore_ascii_case(name));
     let mut unsigned: Vec<&str> = req
         .headers
@@ -293,6 +296,23 @@ fn unsigned_amz_headers(req: &http::request::Parts, q: &Query, scheme: Scheme) -
         .collect();
     unsigned.dedup();
     (!unsigned.is_empty()).then(|| unsigned.join(", "))
+}
+
+/// A SigV4 request's `SignedHeaders` list (`a;b;c`), from its query or Authorization header.
+fn signed_headers<'a>(
+    req: &'a http::request::Parts,
+    q: &'a Query,
+    scheme: Scheme,
+) -> Option<&'a str> {
+    match scheme {
+        Scheme::V4Query => q.get("X-Amz-SignedHeaders"),
+        Scheme::V4Header => {
+            let auth = authorization(req)?;
+            let at = auth.find("SignedHeaders=")? + "SignedHeaders=".len();
+            auth[at..].split([',', ' ']).next()
+        }
+        _ => None,
+    }
 }
 
 fn content_length(req: &http::request::Parts) -> Option<u64> {
@@ -418,6 +438,32 @@ mod tests {
             "bob"
         );
         assert_eq!(key("/b/k", &[("authorization", "AWS carol:sig")]), "carol");
+    }
+
+    #[test]
+    fn the_host_must_be_signed() {
+        let refused = |uri: &str, headers: &[(&str, &str)]| {
+            let p = parts(uri, headers);
+            let q = Query::parse(p.uri.query());
+            screen(&p, &q, scheme(&p, &q), false).map(|r| (r.status, r.code))
+        };
+        let link = "/k?X-Amz-Credential=a%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=x-amz-date&X-Amz-Signature=0";
+        assert_eq!(refused(link, &[]), Some((403, "AccessDenied")));
+        assert_eq!(refused(&link.replace("=x-amz-date", "=Host"), &[]), None);
+        let auth = "AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/s3/aws4_request, SignedHeaders=x-amz-content-sha256;x-amz-date, Signature=1";
+        let h = [
+            ("authorization", auth),
+            ("x-amz-date", "20260101T000000Z"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ];
+        assert_eq!(refused("/k", &h), Some((403, "AccessDenied")));
+        let with_host = auth.replace("SignedHeaders=", "SignedHeaders=host;");
+        let h = [
+            ("authorization", with_host.as_str()),
+            ("x-amz-date", "20260101T000000Z"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ];
+        assert_eq!(refused("/k", &h), None);
     }
 
     #[test]

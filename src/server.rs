@@ -414,7 +414,15 @@ impl Router {
             return self.route_console(req);
         }
         let ops = self.ops.clone();
-        if req.method() == http::Method::GET {
+        // Under virtual-hosted addressing `/healthz` is an object's key, not the gateway's page.
+        let names_bucket = || {
+            req.headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| ops.domains.bucket_of(h))
+                .is_some()
+        };
+        if req.method() == http::Method::GET && !names_bucket() {
             match req.uri().path() {
                 "/healthz" => return Box::pin(async { Ok(text(200, "ok\n".into())) }),
                 "/readyz" => return Box::pin(async move { Ok(ready(&ops).await) }),

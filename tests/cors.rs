@@ -323,3 +323,23 @@ async fn cors_configurations_are_checked_and_only_admins_set_them() {
         gw.stop().await;
     }
 }
+
+/// A bucket deleted and created again starts without the old one's rules, at once (the
+/// gateway's cache kept them for 5 s; outside probe).
+#[tokio::test]
+async fn a_recreated_bucket_has_no_rules() {
+    let gw = TestGateway::start(Upstream::Fs).await;
+    let b = gw.bucket().await;
+    let path = format!("/{b}/k");
+    gw.client
+        .put_bucket_cors()
+        .bucket(&b)
+        .cors_configuration(app_rules())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight(&gw, &path, APP, "GET", "").await.0, 200);
+    gw.client.delete_bucket().bucket(&b).send().await.unwrap();
+    gw.client.create_bucket().bucket(&b).send().await.unwrap();
+    assert_eq!(preflight(&gw, &path, APP, "GET", "").await.0, 403);
+}

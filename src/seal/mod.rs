@@ -572,6 +572,27 @@ impl S3 for Seal {
         ))
     }
 
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        // A bucket created again after a delete starts without the old one's CORS rules.
+        let bucket = req.input.bucket.clone();
+        let out = self.up.create_bucket(req).await;
+        self.cors.forget(&bucket);
+        out
+    }
+
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        let bucket = req.input.bucket.clone();
+        let out = self.up.delete_bucket(req).await;
+        self.cors.forget(&bucket);
+        out
+    }
+
     async fn put_bucket_cors(
         &self,
         req: S3Request<PutBucketCorsInput>,
@@ -630,10 +651,8 @@ impl S3 for Seal {
     }
 
     forward! {
-        create_bucket: CreateBucketInput => CreateBucketOutput;
         create_bucket_metadata_table_configuration: CreateBucketMetadataTableConfigurationInput => CreateBucketMetadataTableConfigurationOutput;
         create_session: CreateSessionInput => CreateSessionOutput;
-        delete_bucket: DeleteBucketInput => DeleteBucketOutput;
         delete_bucket_analytics_configuration: DeleteBucketAnalyticsConfigurationInput => DeleteBucketAnalyticsConfigurationOutput;
         delete_bucket_encryption: DeleteBucketEncryptionInput => DeleteBucketEncryptionOutput;
         delete_bucket_intelligent_tiering_configuration: DeleteBucketIntelligentTieringConfigurationInput => DeleteBucketIntelligentTieringConfigurationOutput;

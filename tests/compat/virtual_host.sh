@@ -93,6 +93,14 @@ pre = urllib.request.Request(f"http://photos.localhost:{port}/upload.jpg", metho
 r = opener.open(pre)
 check(r.status == 200 and r.headers["Access-Control-Allow-Origin"] == "https://app.example", f"preflight {r.headers}")
 ok("a CORS preflight on the bucket's own host name")
+
+# The gateway's own pages live at /healthz, /readyz and /metrics of its path-style host; under
+# a bucket's host those are keys like any other (they answered the gateway's page with 200).
+for k in ["healthz", "readyz", "metrics"]:
+    vh.put_object(Bucket="photos", Key=k, Body=marker + k.encode())
+    check(vh.get_object(Bucket="photos", Key=k)["Body"].read() == marker + k.encode(), f"GET {k}")
+check(opener.open(f"http://127.0.0.1:{port}/healthz").read() == b"ok\n", "the gateway's own /healthz")
+ok("objects named healthz, readyz and metrics under a bucket's host")
 PY
 assert_no_plaintext_on_disk
 ok "virtual-hosted objects are sealed at the store"

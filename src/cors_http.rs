@@ -30,9 +30,6 @@ pub async fn preflight(seal: &Seal, bucket: &str, headers: &HeaderMap) -> Result
             "Invalid Access-Control-Request-Method: null",
         ));
     };
-    if bucket.is_empty() || !s3s::path::check_bucket_name(bucket) {
-        return Err(refuse(403, "AccessForbidden", cors::NOT_ENABLED));
-    }
     let rules = seal.cors_rules(bucket).await;
     cors::preflight(
         rules.as_deref(),
@@ -50,9 +47,6 @@ pub async fn grant_for(
     origin: &str,
     method: &http::Method,
 ) -> Option<Grant> {
-    if bucket.is_empty() || !s3s::path::check_bucket_name(bucket) {
-        return None;
-    }
     let rules = seal.cors_rules(bucket).await?;
     cors::actual(&rules, origin, method.as_str())
 }

@@ -50,7 +50,11 @@ impl CorsCache {
 impl Seal {
     /// `bucket`'s CORS rules; None when it has none, does not exist, or the store cannot say
     /// (a browser then gets no CORS grant, which is the safe answer).
+    /// A name that cannot be a bucket has none, without a store call.
     pub async fn cors_rules(&self, bucket: &str) -> Option<Arc<[Rule]>> {
+        if !s3s::path::check_bucket_name(bucket) {
+            return None;
+        }
         if let Some(hit) = self.cors.get(bucket) {
             return hit;
         }
@@ -71,5 +75,17 @@ impl Seal {
         };
         self.cors.put(bucket, rules.clone());
         rules
+    }
+
+    /// Runs a store call that changes `bucket`'s rules (or the bucket), then drops the cached
+    /// rules so this gateway answers from the new ones at once.
+    pub(super) async fn forgetting_cors<T>(
+        &self,
+        bucket: String,
+        call: impl std::future::Future<Output = T>,
+    ) -> T {
+        let out = call.await;
+        self.cors.forget(&bucket);
+        out
     }
 }

@@ -578,9 +578,8 @@ impl S3 for Seal {
     ) -> S3Result<S3Response<CreateBucketOutput>> {
         // A bucket created again after a delete starts without the old one's CORS rules.
         let bucket = req.input.bucket.clone();
-        let out = self.up.create_bucket(req).await;
-        self.cors.forget(&bucket);
-        out
+        self.forgetting_cors(bucket, self.up.create_bucket(req))
+            .await
     }
 
     async fn delete_bucket(
@@ -588,9 +587,8 @@ impl S3 for Seal {
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
         let bucket = req.input.bucket.clone();
-        let out = self.up.delete_bucket(req).await;
-        self.cors.forget(&bucket);
-        out
+        self.forgetting_cors(bucket, self.up.delete_bucket(req))
+            .await
     }
 
     async fn put_bucket_cors(
@@ -598,9 +596,8 @@ impl S3 for Seal {
         req: S3Request<PutBucketCorsInput>,
     ) -> S3Result<S3Response<PutBucketCorsOutput>> {
         let bucket = req.input.bucket.clone();
-        let out = self.up.put_bucket_cors(req).await;
-        self.cors.forget(&bucket);
-        out
+        self.forgetting_cors(bucket, self.up.put_bucket_cors(req))
+            .await
     }
 
     async fn delete_bucket_cors(
@@ -608,9 +605,8 @@ impl S3 for Seal {
         req: S3Request<DeleteBucketCorsInput>,
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         let bucket = req.input.bucket.clone();
-        let out = self.up.delete_bucket_cors(req).await;
-        self.cors.forget(&bucket);
-        out
+        self.forgetting_cors(bucket, self.up.delete_bucket_cors(req))
+            .await
     }
 
     async fn post_object(

@@ -50,7 +50,7 @@ async fn import_fs_carries_objects_metadata_and_etags_over() {
     let (from, to) = (dir.path().join("old"), dir.path().join("new"));
     std::fs::create_dir_all(&from).unwrap();
     let fs = s3s_fs::FileSystem::new(&from).unwrap();
-    for b in ["photos", "backups"] {
+    for b in ["photos", "backups", "many"] {
         let input = CreateBucketInput {
             bucket: b.into(),
             ..Default::default()
@@ -68,6 +68,17 @@ async fn import_fs_carries_objects_metadata_and_etags_over() {
     .await;
     put(&fs, "photos", "a b+c", b"odd name", &[]).await;
     put(&fs, "backups", "db/dump", b"", &[("k", "v")]).await;
+    // More keys than one listing page of s3s-fs (1000): the import must page through them.
+    for i in 0..1003 {
+        put(
+            &fs,
+            "many",
+            &format!("k/{i:04}"),
+            i.to_string().as_bytes(),
+            &[],
+        )
+        .await;
+    }
     let mut want = Vec::new();
     for (b, k) in [
         ("photos", "2024/cat.png"),
@@ -94,7 +105,10 @@ async fn import_fs_carries_objects_metadata_and_etags_over() {
         "{text} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("imported 3 objects in 2 buckets"), "{text}");
+    assert!(
+        text.contains("imported 1006 objects in 3 buckets"),
+        "{text}"
+    );
 
     let store = s3seal::store::Store::open(&to).unwrap();
     for (b, k, (body, meta, etag, ctype)) in want {
@@ -124,4 +138,58 @@ async fn import_fs_carries_objects_metadata_and_etags_over() {
         .filter_map(|o| o.key)
         .collect();
     assert_eq!(keys, ["2024/cat.png", "a b+c"]);
+    let mut many = Vec::new();
+    let mut token = None;
+    loop {
+        let page = store
+            .list_objects_v2(internal_request(ListObjectsV2Input {
+                bucket: "many".into(),
+                continuation_token: token.take(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .output;
+        many.extend(
+            page.contents
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|o| o.key),
+        );
+        token = page.next_continuation_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(many.len(), 1003, "every key of a bucket over one page");
+    let (body, ..) = read(&store, "many", "k/1002").await;
+    assert_eq!(body, b"1002");
+}
+
+/// Pointing `--from` at an embedded store (a natural slip: both are "the data directory")
+/// would import its journal and body files as objects of buckets `blobs` and `tmp`.
+#[tokio::test]
+async fn import_fs_refuses_an_embedded_store_as_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store_dir, to) = (dir.path().join("store"), dir.path().join("new"));
+    let store = s3seal::store::Store::open(&store_dir).unwrap();
+    store
+        .create_bucket(internal_request(CreateBucketInput {
+            bucket: "photos".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    drop(store);
+    let out = std::process::Command::new(BIN)
+        .args(["import-fs", "--from"])
+        .arg(&store_dir)
+        .arg("--to")
+        .arg(&to)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("is an embedded store"), "{err}");
+    assert!(!to.exists(), "nothing was created at --to");
 }

@@ -12,6 +12,13 @@ use std::path::Path;
 /// Imports every bucket and object of the s3s-fs directory `from` into the store at `to`.
 /// Returns (buckets, objects). Existing keys in `to` are overwritten.
 pub async fn import_fs(from: &Path, to: &Path) -> anyhow::Result<(u64, u64)> {
+    if from.join("index.log").exists() {
+        anyhow::bail!(
+            "{}: this is an embedded store (it has index.log), not an s3s-fs directory; \
+             it needs no import (point upstream.path at it)",
+            from.display()
+        );
+    }
     let src = s3s_fs::FileSystem::new(from)
         .map_err(|e| anyhow::anyhow!("{}: not an s3s-fs directory: {e:?}", from.display()))?;
     let dst = Store::open(to)?;
@@ -36,17 +43,26 @@ pub async fn import_fs(from: &Path, to: &Path) -> anyhow::Result<(u64, u64)> {
             Err(err) => return Err(e(err)),
         }
         nb += 1;
-        let li = ListObjectsInput {
-            bucket: name.clone(),
-            ..Default::default()
-        };
-        let objects = src
-            .list_objects(internal_request(li))
-            .await
-            .map_err(e)?
-            .output
-            .contents
-            .unwrap_or_default();
+        // s3s-fs answers at most 1000 keys per listing: page through all of them.
+        let mut objects = Vec::new();
+        let mut token = None;
+        loop {
+            let li = ListObjectsV2Input {
+                bucket: name.clone(),
+                continuation_token: token.take(),
+                ..Default::default()
+            };
+            let page = src
+                .list_objects_v2(internal_request(li))
+                .await
+                .map_err(e)?
+                .output;
+            objects.extend(page.contents.unwrap_or_default());
+            match page.next_continuation_token {
+                Some(t) if page.is_truncated == Some(true) => token = Some(t),
+                _ => break,
+            }
+        }
         for o in objects {
             let Some(key) = o.key else { continue };
             let gi = GetObjectInput {

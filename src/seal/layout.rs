@@ -22,6 +22,24 @@ pub struct LayoutCache {
     /// Plaintext sizes of multipart objects for LIST, by (bucket, key, store ETag, stored
     /// size): a rewritten object has another ETag or size, so entries do not go stale.
     sizes: Mutex<HashMap<(String, String, String, u64), u64>>,
+    /// Completes in progress in this process, by (bucket, key, stored size): between a
+    /// remote store's Complete and the layout's tag write, LIST finds the object without a
+    /// layout, and its closed-form size is wrong when parts are not whole segments (a reader
+    /// that trusts the listed size, as Arrow does, then misses the file's footer).
+    pending: Mutex<HashMap<(String, String, u64), u64>>,
+}
+
+/// Keeps a Complete's sizes in [`LayoutCache::pending`] until dropped.
+pub struct Pending<'a> {
+    cache: &'a LayoutCache,
+    at: (String, String, u64),
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        let mut m = self.cache.pending.lock().expect("pending sizes");
+        m.remove(&self.at);
+    }
 }
 
 const CACHE_MAX: usize = 10_000;
@@ -39,6 +57,20 @@ impl LayoutCache {
             m.clear();
         }
         m.insert((bucket.into(), key.into(), etag.into(), stored), plain);
+    }
+
+    /// Registers a Complete about to run; LIST answers `plain` for an object of this key and
+    /// stored size that has no layout yet, until the returned guard is dropped.
+    pub fn completing(&self, bucket: &str, key: &str, stored: u64, plain: u64) -> Pending<'_> {
+        let at = (bucket.to_owned(), key.to_owned(), stored);
+        let mut m = self.pending.lock().expect("pending sizes");
+        m.insert(at.clone(), plain);
+        Pending { cache: self, at }
+    }
+
+    fn pending_size(&self, bucket: &str, key: &str, stored: u64) -> Option<u64> {
+        let m = self.pending.lock().expect("pending sizes");
+        m.get(&(bucket.into(), key.into(), stored)).copied()
     }
 
     fn size(&self, bucket: &str, key: &str, etag: &str, stored: u64) -> Option<u64> {
@@ -370,6 +402,7 @@ impl Seal {
                 if let Some(p) = plain {
                     self.layouts.remember_size(bucket, &key, &etag, stored, p);
                 }
+                let plain = plain.or_else(|| self.layouts.pending_size(bucket, &key, stored));
                 (i, plain)
             })
             .buffer_unordered(LIST_LOOKUPS)

@@ -13,6 +13,7 @@ use super::{Seal, etag, layout, meta, ssec, sub_request, upload_id};
 use crate::format::Dek;
 use crate::format::layout::Layout;
 use crate::format::size;
+use crate::store::{TagsAtComplete, TagsCommitted};
 use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
@@ -335,8 +336,23 @@ impl Seal {
         i.checksum_type = None;
         i.mpu_object_size = None;
         let sub = sub_request(&req, ());
+        // The embedded store writes the layout with the object, in one journal record; other
+        // stores get it as tags right after their Complete (below).
+        if let (Some(layout), Some(dek)) = (&layout, &r.dek) {
+            let tags = layout::tags_for(&layout.seal(dek, self.segment))
+                .into_iter()
+                .filter_map(|t| Some((t.key?, t.value?)))
+                .collect();
+            req.extensions.insert(TagsAtComplete(tags));
+        }
         let _one_at_a_time = self.completing(&bucket, &key).lock().await;
+        let _listed_as = layout.as_ref().map(|l| {
+            let stored = l.stored_len(self.segment);
+            self.layouts
+                .completing(&bucket, &key, stored, l.plain_len())
+        });
         let mut resp = self.up.complete_multipart_upload(req).await?;
+        let committed_with_object = resp.extensions.get::<TagsCommitted>().is_some();
         if let Some(fut) = resp.output.future.take() {
             resp.output = fut.await?;
         }
@@ -349,17 +365,18 @@ impl Seal {
             // another writer (another gateway) replaced ours already, our layout is moot and
             // would break theirs. (The check leaves a short window; docs/FORMAT.md §5.)
             let ours = match (&version, &resp.output.e_tag) {
+                _ if committed_with_object => true,
                 (None, Some(e)) => self.still_current(&sub, at, e).await?,
                 _ => true,
             };
-            if ours {
-                self.commit_layout(&sub, at, dek, layout).await?;
-            } else {
+            if !ours {
                 tracing::info!(
                     bucket = %bucket,
                     key = %key,
                     "a completed upload was replaced before its layout was written; not written"
                 );
+            } else if !committed_with_object {
+                self.commit_layout(&sub, at, dek, layout).await?;
             }
             if let Some(e) = &resp.output.e_tag {
                 let stored = layout.stored_len(self.segment);

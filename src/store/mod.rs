@@ -41,6 +41,18 @@ use std::sync::{Arc, Mutex, RwLock};
 
 pub use serve::{serve_direct, serve_store};
 
+/// Request extension for CompleteMultipartUpload: tags the embedded store gives the new
+/// object in the same journal record that creates it. The gateway passes its sealed layout
+/// this way, so no failure (a full disk) can leave the object without it — a separate
+/// PutObjectTagging after the store's Complete could fail with the old object already gone
+/// and the new one unreadable. Remote stores ignore it and get that PutObjectTagging.
+#[derive(Clone, Debug)]
+pub struct TagsAtComplete(pub Vec<(String, String)>);
+
+/// Response extension: the store committed [`TagsAtComplete`] with the object.
+#[derive(Clone, Copy, Debug)]
+pub struct TagsCommitted;
+
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {

@@ -1729,6 +1729,7 @@ impl S3 for Store {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let extra = req.extensions.get::<super::TagsAtComplete>().cloned();
         let i = req.input;
         let u = match self.upload_exists(&i.bucket, &i.key, &i.upload_id) {
             Ok(u) => u,
@@ -1772,6 +1773,9 @@ impl S3 for Store {
         // Concatenate into one new body file (fsynced), then commit object + end of upload.
         let id = new_id();
         let tmp = self.tmp_path(&id);
+        // A failed concatenation (a full disk) must not keep its partial file, which would
+        // hold the space the client's retry needs until a restart.
+        let mut guard = TmpFile(Some(tmp.clone()));
         let mut md5s = Vec::new();
         {
             let mut out = tokio::fs::File::create(&tmp)
@@ -1794,11 +1798,16 @@ impl S3 for Store {
         tokio::fs::rename(&tmp, &dst)
             .await
             .map_err(|e| super::io_failed(e, "store I/O"))?;
+        guard.0 = None;
         let dir = dst.parent().expect("blob dir").to_path_buf();
-        tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
+        let synced = tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
             .await
-            .map_err(|e| super::io_failed(e, "store I/O"))?
-            .map_err(|e| super::io_failed(e, "store I/O"))?;
+            .map_err(|e| super::io_failed(e, "store I/O"))
+            .and_then(|r| r.map_err(|e| super::io_failed(e, "store I/O")));
+        if let Err(e) = synced {
+            let _ = std::fs::remove_file(&dst);
+            return Err(e);
+        }
         let mut md5 = s3s::crypto::Md5::new();
         md5.update(&md5s);
         let tag = format!("{}-{}", hex::encode(md5.finalize()), chosen.len());
@@ -1809,6 +1818,9 @@ impl S3 for Store {
         meta.modified_ms = now_ms();
         meta.parts = chosen.iter().map(|p| p.size).collect();
         meta.upload = Some(i.upload_id.clone());
+        if let Some(t) = &extra {
+            meta.tags.extend(t.0.iter().cloned());
+        }
         let (bucket, key, uid) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
         let (if_match, if_none_match) = (i.if_match.clone(), i.if_none_match.clone());
         let r = self
@@ -1836,13 +1848,17 @@ impl S3 for Store {
                 return Err(e);
             }
         };
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
+        let mut resp = S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(i.bucket),
             key: Some(i.key),
             e_tag: Some(etag(&tag)),
             version_id,
             ..Default::default()
-        }))
+        });
+        if extra.is_some() {
+            resp.extensions.insert(super::TagsCommitted);
+        }
+        Ok(resp)
     }
 
     async fn abort_multipart_upload(

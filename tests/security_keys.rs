@@ -68,7 +68,7 @@ fn only_store_files(root: &Path) {
             .collect();
         let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
         let ok = match parts.as_slice() {
-            [f] => ["lock", "index.log", "blobs", "tmp"].contains(&f.as_str()),
+            [f] => ["lock", "index.log", "reserve", "blobs", "tmp"].contains(&f.as_str()),
             [t, _] if t == "tmp" => true,
             [b, d] => b == "blobs" && d.len() == 2 && hex(d),
             [b, d, f] => b == "blobs" && hex(d) && hex(f) && f.starts_with(d.as_str()),

@@ -10,7 +10,6 @@ use super::local::valid_id;
 use super::{Kek, KeyError, LocalKeks};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -129,9 +128,6 @@ fn write(path: &Path, active: &str, keys: &BTreeMap<String, Kek>) -> Result<(), 
     for (id, k) in keys {
         text.push_str(&format!("{id} = \"{}\"\n", k.to_base64().as_str()));
     }
-    let mut f = crate::credentials::create_private(path).map_err(|e| {
-        KeyError::Config(format!("key file {}: cannot create: {e:#}", path.display()))
-    })?;
-    f.write_all(text.as_bytes()).map_err(err)?;
-    f.sync_all().map_err(err)
+    crate::credentials::write_private(path, text.as_bytes())
+        .map_err(|e| KeyError::Config(format!("key file {e:#}")))
 }

@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
+
+use super::reserve::{Reserve, is_full};
 
 /// One stored object version: where its body is and everything a HEAD or LIST returns.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -365,13 +368,19 @@ fn frame(batch: &[Rec]) -> io::Result<Vec<u8>> {
 /// write: replaying up to it would silently roll the store back, and the start-up sweep would
 /// then delete every body written since, so the store refuses to open instead, saying where.
 pub fn replay(path: &Path) -> io::Result<State> {
+    replay_len(path).map(|(state, _)| state)
+}
+
+/// [`replay`], also returning the length of the journal's intact frames (where a torn last
+/// write starts, or its end).
+pub fn replay_len(path: &Path) -> io::Result<(State, u64)> {
     let mut state = State::default();
     let mut buf = Vec::new();
     match File::open(path) {
         Ok(mut f) => {
             f.read_to_end(&mut buf)?;
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(state),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((state, 0)),
         Err(e) => return Err(e),
     }
     let mut pos = 0usize;
@@ -386,14 +395,14 @@ pub fn replay(path: &Path) -> io::Result<State> {
             Some((batch, 12 + len))
         });
         let Some((batch, used)) = batch else {
-            return torn_tail(path, &buf, pos).map(|()| state);
+            return torn_tail(path, &buf, pos).map(|()| (state, pos as u64));
         };
         for r in batch {
             state.apply(r);
         }
         pos += used;
     }
-    Ok(state)
+    Ok((state, pos as u64))
 }
 
 /// Whether the bad frame at `pos` is a torn last write (`Ok`, logged) or damage (`Err`):
@@ -436,6 +445,8 @@ pub struct Journal {
     file: File,
     /// A failed write could not be cut back off the end.
     stuck: bool,
+    /// Released when an append finds the disk full, so the append (a delete, say) can go on.
+    reserve: Option<Arc<Reserve>>,
 }
 
 impl Journal {
@@ -454,8 +465,29 @@ impl Journal {
         if let Some(dir) = path.parent() {
             File::open(dir)?.sync_all()?;
         }
-        let file = OpenOptions::new().append(true).open(path)?;
-        Ok(Journal { file, stuck: false })
+        Journal::open(path, None)
+    }
+
+    /// Opens the journal for appending as it is, first cutting off a torn last write at
+    /// `intact` (appending behind it would make it damage). For a disk too full to compact.
+    pub fn open(path: &Path, intact: Option<u64>) -> io::Result<Journal> {
+        let file = OpenOptions::new().append(true).create(true).open(path)?;
+        if let Some(n) = intact
+            && file.metadata()?.len() > n
+        {
+            file.set_len(n)?;
+            file.sync_all()?;
+        }
+        Ok(Journal {
+            file,
+            stuck: false,
+            reserve: None,
+        })
+    }
+
+    pub fn with_reserve(mut self, r: Arc<Reserve>) -> Journal {
+        self.reserve = Some(r);
+        self
     }
 
     /// Appends one batch and fsyncs (fdatasync) it: after this returns the change is durable.
@@ -468,10 +500,23 @@ impl Journal {
             ));
         }
         let frame = frame(batch)?;
+        match self.write_frame(&frame) {
+            Err(e)
+                if is_full(&e)
+                    && !self.stuck
+                    && self.reserve.as_ref().is_some_and(|r| r.release()) =>
+            {
+                self.write_frame(&frame)
+            }
+            r => r,
+        }
+    }
+
+    fn write_frame(&mut self, frame: &[u8]) -> io::Result<()> {
         let len = self.file.metadata()?.len();
         let res = self
             .file
-            .write_all(&frame)
+            .write_all(frame)
             .and_then(|()| self.file.sync_data());
         // A half-written frame left in place would sit before every later write, and replay
         // refuses damage followed by intact writes: stop writing rather than bury it.

@@ -29,6 +29,7 @@
 mod blob_read;
 pub mod import;
 pub mod index;
+mod reserve;
 mod s3;
 pub(crate) use s3::percent_decode;
 pub mod serve;
@@ -66,6 +67,7 @@ struct Inner {
     root: PathBuf,
     state: RwLock<State>,
     journal: Mutex<Journal>,
+    reserve: Arc<reserve::Reserve>,
     /// Held (locked) for the store's lifetime.
     _lock: std::fs::File,
 }
@@ -145,8 +147,8 @@ impl Store {
             std::fs::create_dir_all(root.join("blobs").join(format!("{i:02x}")))?;
         }
         let log = root.join("index.log");
-        let state = index::replay(&log)?;
-        let journal = Journal::rewrite(&log, &tmp.join("index.log.new"), &state)?;
+        let (state, intact) = index::replay_len(&log)?;
+        // Before compacting: orphaned bodies may be the space compaction needs.
         let referenced = state.referenced();
         for sub in std::fs::read_dir(root.join("blobs"))?.flatten() {
             for f in std::fs::read_dir(sub.path())?.flatten() {
@@ -155,11 +157,20 @@ impl Store {
                 }
             }
         }
+        let reserve = Arc::new(reserve::Reserve::new(&root));
+        let journal = compact(&log, &tmp, &state, intact, &reserve)?.with_reserve(reserve.clone());
+        if !reserve.hold() {
+            tracing::warn!(
+                path = %root.display(),
+                "the store's disk is full: uploads are refused until objects are deleted"
+            );
+        }
         Ok(Store {
             inner: Arc::new(Inner {
                 root,
                 state: RwLock::new(state),
                 journal: Mutex::new(journal),
+                reserve,
                 _lock: lock,
             }),
             md5_etags: true,
@@ -240,6 +251,52 @@ impl Store {
             let _ = tokio::fs::remove_file(self.blob_path(&id)).await;
         }
         Ok(res.0)
+    }
+}
+
+/// Rewrites the journal compacted. On a full disk it first gives up the journal reserve left
+/// by the last run, and if that is not room enough starts on the journal as it is: refusing
+/// to start would leave nothing able to delete objects and free space.
+fn compact(
+    log: &Path,
+    tmp: &Path,
+    state: &State,
+    intact: u64,
+    reserve: &reserve::Reserve,
+) -> io::Result<Journal> {
+    let new = tmp.join("index.log.new");
+    let mut released = false;
+    loop {
+        match Journal::rewrite(log, &new, state) {
+            Err(e) if reserve::is_full(&e) => {
+                let _ = std::fs::remove_file(&new);
+                if !released {
+                    released = true;
+                    reserve.release();
+                    continue;
+                }
+                tracing::warn!(
+                    path = %log.display(),
+                    "the disk is too full to compact the store's journal; appending to it as it is"
+                );
+                return Journal::open(log, Some(intact));
+            }
+            r => return r,
+        }
+    }
+}
+
+impl Store {
+    /// Body writes fill disks: refused while the journal reserve cannot be held, so the
+    /// space deletes free goes to the journal first.
+    fn room_for_bodies(&self) -> S3Result<()> {
+        if self.inner.reserve.hold() {
+            return Ok(());
+        }
+        Err(s3_error!(
+            InternalError,
+            "the store's disk is full: delete objects to free space"
+        ))
     }
 }
 

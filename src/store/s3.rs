@@ -316,6 +316,7 @@ impl Store {
         expected: Option<u64>,
         content_md5: Option<&str>,
     ) -> S3Result<Received> {
+        self.room_for_bodies()?;
         let id = new_id();
         let tmp = self.tmp_path(&id);
         // A client that disconnects drops this future mid-way: the guard still removes the
@@ -1771,6 +1772,7 @@ impl S3 for Store {
             chosen.push(part.clone());
         }
         // Concatenate into one new body file (fsynced), then commit object + end of upload.
+        self.room_for_bodies()?;
         let id = new_id();
         let tmp = self.tmp_path(&id);
         // A failed concatenation (a full disk) must not keep its partial file, which would

@@ -16,7 +16,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -507,6 +507,8 @@ impl Router {
         let mut guard = InFlight {
             ops: ops.clone(),
             permit,
+            sent: AtomicU64::new(0),
+            access: None,
         };
         let body = match ops.idle_timeout {
             Some(limit) => s3s::Body::http_body(Progressing {
@@ -587,23 +589,8 @@ impl Router {
             ops.metrics
                 .bytes_received
                 .fetch_add(declared_in, Ordering::Relaxed);
-            let user = facts.user.get().map_or("-", String::as_str);
-            let out_len = content_length(resp.headers());
-            tracing::info!(
-                target: "s3seal::access",
-                request_id = %request_id,
-                %peer,
-                %method,
-                operation = op,
-                user,
-                bucket,
-                key,
-                status,
-                bytes_in = declared_in,
-                bytes_out = out_len,
-                duration_ms = took.as_secs_f64() * 1000.0,
-                "request"
-            );
+            let user = facts.user.get().map_or("-", String::as_str).to_owned();
+            let op = op.to_owned();
             if let Ok(v) = http::HeaderValue::from_str(&request_id) {
                 resp.headers_mut().insert("x-amz-request-id", v);
             }
@@ -612,6 +599,22 @@ impl Router {
             {
                 crate::cors_http::apply(g, resp.headers_mut());
             }
+            let declared_out = (method != http::Method::HEAD
+                && resp.status() != http::StatusCode::NOT_MODIFIED)
+                .then(|| content_length(resp.headers()));
+            guard.access = Some(Box::new(AccessLine {
+                request_id,
+                peer,
+                method: method.clone(),
+                op,
+                user,
+                bucket,
+                key,
+                status,
+                bytes_in: declared_in,
+                declared_out,
+                start,
+            }));
             if method == http::Method::GET {
                 // A browser opening an object (a share link) renders it as its declared
                 // type, never as a sniffed one. No S3 client reads this header.
@@ -672,6 +675,8 @@ impl Router {
         let guard = InFlight {
             ops: ops.clone(),
             permit,
+            sent: AtomicU64::new(0),
+            access: None,
         };
         let peer = self.peer;
         Box::pin(async move {
@@ -825,26 +830,94 @@ impl http_body::Body for Progressing {
     }
 }
 
-/// Held until the response body is done: the in-flight gauge and the concurrency permit
-/// cover streaming, not just the time to the headers.
+/// Held until the response body is done: the in-flight gauge, the concurrency permit and
+/// the access line cover streaming, not just the time to the headers.
 struct InFlight {
     ops: Arc<Ops>,
     permit: Option<OwnedSemaphorePermit>,
+    sent: AtomicU64,
+    access: Option<Box<AccessLine>>,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.ops.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if let Some(a) = self.access.take() {
+            a.write(self.sent.load(Ordering::Relaxed));
+        }
     }
 }
 
 /// The response body counts bytes sent.
 impl BodyGuard for InFlight {
     fn sent(&self, bytes: usize) {
+        self.sent.fetch_add(bytes as u64, Ordering::Relaxed);
         self.ops
             .metrics
             .bytes_sent
             .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+/// A request's access line, written when its response body is done or dropped, so
+/// `bytes_out` is what was sent and `duration_ms` covers the transfer. Written when the
+/// headers went out, a download cut short (a stored object failing authentication mid-body,
+/// a client gone) was logged as a whole success with the declared length.
+struct AccessLine {
+    request_id: String,
+    peer: SocketAddr,
+    method: http::Method,
+    op: String,
+    user: String,
+    bucket: String,
+    key: String,
+    status: u16,
+    bytes_in: u64,
+    /// Content-Length of a response that carries a body.
+    declared_out: Option<u64>,
+    start: Instant,
+}
+
+impl AccessLine {
+    fn write(self, sent: u64) {
+        let AccessLine {
+            request_id,
+            peer,
+            method,
+            op,
+            user,
+            bucket,
+            key,
+            status,
+            bytes_in,
+            declared_out,
+            start,
+        } = self;
+        let duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+        macro_rules! line {
+            ($($extra:tt)*) => {
+                tracing::info!(
+                    target: "s3seal::access",
+                    request_id = %request_id,
+                    %peer,
+                    %method,
+                    operation = op.as_str(),
+                    user = user.as_str(),
+                    bucket = bucket.as_str(),
+                    key = key.as_str(),
+                    status,
+                    bytes_in,
+                    bytes_out = sent,
+                    duration_ms,
+                    $($extra)*
+                    "request"
+                )
+            };
+        }
+        match declared_out {
+            Some(n) if sent < n => line!(incomplete = true, declared_out = n,),
+            _ => line!(),
+        }
     }
 }
 

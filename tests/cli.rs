@@ -452,6 +452,90 @@ async fn object_keys_cannot_forge_log_lines() {
     }
 }
 
+/// The access line is written when the response body is done: `bytes_out` is what was sent.
+/// It used to be written with the headers, so a download cut short (a stored object failing
+/// authentication mid-body) was logged as `status=200 bytes_out=<whole size>`, and a HEAD as
+/// sending the object's size.
+#[tokio::test]
+async fn access_lines_count_the_bytes_actually_sent() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gw.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\nconsole_listen = \"127.0.0.1:0\"\n[upstream]\npath = \"data\"\n[keys]\npath = \"keys.toml\"\ncreate_if_missing = true\n[[users]]\naccess_key = \"loguser\"\nsecret_key = \"log-user-secret-0123\"\n",
+    )
+    .unwrap();
+    let (child, endpoint, log) = serve_logged(dir.path(), &cfg, "info");
+    let c = support::client(&endpoint, "loguser", "log-user-secret-0123");
+    c.create_bucket().bucket("logs").send().await.unwrap();
+    let data = support::pattern(3_000_000, 5);
+    c.put_object()
+        .bucket("logs")
+        .key("cut")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    c.head_object()
+        .bucket("logs")
+        .key("cut")
+        .send()
+        .await
+        .unwrap();
+    let whole = c
+        .get_object()
+        .bucket("logs")
+        .key("cut")
+        .send()
+        .await
+        .unwrap();
+    assert!(whole.body.collect().await.unwrap().into_bytes() == data);
+    // One byte in the middle of the stored body: the GET is cut there.
+    let files = support::files_under(&dir.path().join("data").join("blobs"));
+    assert_eq!(files.len(), 1);
+    let mut b = std::fs::read(&files[0]).unwrap();
+    b[1_500_000] ^= 1;
+    std::fs::write(&files[0], b).unwrap();
+    let got = c
+        .get_object()
+        .bucket("logs")
+        .key("cut")
+        .send()
+        .await
+        .unwrap();
+    assert!(got.body.collect().await.is_err(), "the tampered GET is cut");
+    let logs = stop_logged(child, log);
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("s3seal::access") && l.contains("key=\"cut\""))
+        .collect();
+    let field = |l: &str, f: &str| -> Option<u64> {
+        let v = l.split(&format!(" {f}=")).nth(1)?;
+        v.split(' ').next()?.parse().ok()
+    };
+    let head = lines
+        .iter()
+        .find(|l| l.contains("operation=\"HeadObject\""));
+    assert_eq!(head.and_then(|l| field(l, "bytes_out")), Some(0), "{logs}");
+    let gets: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("operation=\"GetObject\""))
+        .collect();
+    assert_eq!(gets.len(), 2, "{logs}");
+    assert_eq!(field(gets[0], "bytes_out"), Some(3_000_000), "{}", gets[0]);
+    assert!(!gets[0].contains("incomplete"), "{}", gets[0]);
+    let sent = field(gets[1], "bytes_out").unwrap();
+    assert!(sent < 3_000_000, "{}", gets[1]);
+    assert!(gets[1].contains("incomplete=true"), "{}", gets[1]);
+    assert_eq!(
+        field(gets[1], "declared_out"),
+        Some(3_000_000),
+        "{}",
+        gets[1]
+    );
+}
+
 /// kill -9 during uploads: after a restart no half-written object is visible, and a multipart
 /// upload begun before the crash keeps its parts and completes through the new process.
 #[tokio::test]

@@ -19,6 +19,8 @@ pub const RESERVE: u64 = 4 << 20;
 pub struct Reserve {
     path: PathBuf,
     held: AtomicBool,
+    /// Released since this process started (so holding it again is news for the log).
+    released: AtomicBool,
     change: Mutex<()>,
 }
 
@@ -36,6 +38,7 @@ impl Reserve {
         Reserve {
             path: root.join("reserve"),
             held: AtomicBool::new(false),
+            released: AtomicBool::new(false),
             change: Mutex::new(()),
         }
     }
@@ -53,7 +56,9 @@ impl Reserve {
         match fill(&self.path) {
             Ok(()) => {
                 self.held.store(true, Ordering::Release);
-                tracing::info!(bytes = RESERVE, "holding the store's journal reserve again");
+                if self.released.load(Ordering::Relaxed) {
+                    tracing::info!(bytes = RESERVE, "holding the store's journal reserve again");
+                }
                 true
             }
             Err(e) => {
@@ -70,6 +75,7 @@ impl Reserve {
         let had = std::fs::remove_file(&self.path).is_ok();
         self.held.store(false, Ordering::Release);
         if had {
+            self.released.store(true, Ordering::Relaxed);
             tracing::warn!(
                 bytes = RESERVE,
                 "the store's disk is full: released the journal reserve; uploads are refused \

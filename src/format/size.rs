@@ -80,7 +80,8 @@ pub struct RangePlan {
 impl RangePlan {
     /// Plans `range` over an object of `plain` bytes, following RFC 9110 / S3: a start past
     /// the end is unsatisfiable, an end past the end is clamped, a suffix longer than the
-    /// object is the whole object, and nothing is satisfiable in an empty object.
+    /// object is the whole object, and no range of an empty object is a range (S3 answers its
+    /// suffix ranges with the whole empty object, 200: the gateway's GET path does that).
     pub fn new(plain: u64, segment: u32, range: ByteRange) -> Result<RangePlan, Unsatisfiable> {
         if plain == 0 || segment == 0 {
             return Err(Unsatisfiable);

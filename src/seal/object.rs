@@ -133,110 +133,9 @@ impl Seal {
         let part_number = req.input.part_number;
         let sub = sub_request(&req, ());
         let Some(range) = range else {
-            // One upstream request: fetch everything, decide from the metadata it returns.
-            let mut resp = self.up.get_object(req).await?;
-            let out = &mut resp.output;
-            let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
-            let Some(mut info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
-                self.refuse_plaintext(&bucket, &key)?;
-                ssec::plain_object(customer.as_ref())?;
-                pre.check(&up_etag, None, out.last_modified.as_ref())?;
-                meta::strip(&mut out.metadata);
-                return Ok(resp);
-            };
-            self.reveal_md5(&mut info, &bucket, &key, customer.as_ref())
+            return self
+                .get_whole(req, &sub, &pre, customer.as_ref(), part_number)
                 .await;
-            let out = &mut resp.output;
-            let visible = etag::visible(&up_etag);
-            pre.check(&visible, info.md5.as_deref(), out.last_modified.as_ref())?;
-            let stored = out.content_length.unwrap_or(0).max(0) as u64;
-            let (opener, plain, content_range) = if info.committed {
-                let at = (bucket.as_str(), key.as_str(), out.version_id.as_deref());
-                let (dek, layout) = self.committed(&sub, at, &info, customer.as_ref()).await?;
-                hide_layout_tags(&mut out.tag_count, &layout);
-                match part_number {
-                    Some(n) => {
-                        // The layout says where the part sits and what it must hold.
-                        let p = layout
-                            .part(n as u32, info.segment)
-                            .ok_or_else(invalid_part_number)?;
-                        let p_stored = size::stored_len(p.plain, info.segment);
-                        if out.content_range.is_none() {
-                            // A store that ignores partNumber sent everything: fetch the part.
-                            let input = GetObjectInput {
-                                bucket: bucket.clone(),
-                                key: key.clone(),
-                                version_id: out.version_id.clone(),
-                                range: Some(Range::Int {
-                                    first: p.stored_at,
-                                    last: Some(p.stored_at + p_stored - 1),
-                                }),
-                                if_match: Some(ETagCondition::ETag(up_etag.clone())),
-                                ..Default::default()
-                            };
-                            let again = self.up.get_object(sub_request(&sub, input)).await?;
-                            out.body = again.output.body;
-                            out.content_length = again.output.content_length;
-                        }
-                        if out.content_length != Some(p_stored as i64) {
-                            return Err(self.refused(
-                                &bucket,
-                                &key,
-                                "part size differs from layout",
-                            ));
-                        }
-                        out.parts_count = Some(layout.part_count() as i32);
-                        let total = layout.plain_len();
-                        let (at, len) = (p.plain_at, p.plain);
-                        let cr = format!("bytes {at}-{}/{total}", (at + len).max(1) - 1);
-                        let o = StreamOpener::with_spans(&dek, info.segment, vec![p.span]);
-                        (o, len, Some(cr))
-                    }
-                    _ => {
-                        self.check_layout_size(&layout, &info, stored, &bucket, &key)?;
-                        let spans = layout.full_spans(info.segment);
-                        let o = StreamOpener::with_spans(&dek, info.segment, spans);
-                        (o, layout.plain_len(), None)
-                    }
-                }
-            } else {
-                let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
-                // With partNumber the store answers with that part's stored bytes: one whole
-                // stream of its own, placed by the store's Content-Range.
-                let (expect, content_range) = match (part_number, out.content_range.as_deref()) {
-                    (Some(_), Some(cr)) if info.multipart => (
-                        Expect::multipart(true, true, None),
-                        Some(part_range(cr, plain, info.segment).ok_or_else(corrupt_size)?),
-                    ),
-                    // S3 answers partNumber=1 of a single-PUT object as its one part: 206.
-                    (Some(_), _) if plain > 0 => (
-                        expect_for(&info, &up_etag, 0, true),
-                        Some(format!("bytes 0-{}/{plain}", plain - 1)),
-                    ),
-                    _ => (expect_for(&info, &up_etag, 0, true), None),
-                };
-                let opener = self
-                    .opener(&info, &bucket, &key, expect, customer.as_ref())
-                    .await?
-                    .expect_segments(size::segments_in(stored, info.segment));
-                (opener, plain, content_range)
-            };
-            let mut body = out.body.take().unwrap_or_else(empty_blob);
-            if plain == 0 {
-                // No body bytes go to the client, so the stream would never be polled: read
-                // and authenticate the empty object's one segment before answering.
-                body = self.verify_empty(body, opener, &bucket, &key).await?;
-            } else {
-                body = self.opening(body, opener, 0, plain, &bucket, &key);
-                body = first_checked(body).await?;
-            }
-            out.body = Some(body);
-            finish_get(out, info.md5.as_deref(), visible, plain, content_range);
-            if let Some(c) = &customer {
-                out.sse_customer_algorithm = Some("AES256".into());
-                out.sse_customer_key_md5 = Some(c.md5_b64.clone());
-            }
-            return Ok(resp);
         };
 
         // Ranged, in one request when the guess holds: objects this gateway writes use its
@@ -314,6 +213,117 @@ impl Seal {
             })
     }
 
+    /// A GET without Range: one upstream request fetches everything; what to do is decided
+    /// from the metadata it returns.
+    async fn get_whole(
+        &self,
+        req: S3Request<GetObjectInput>,
+        sub: &S3Request<()>,
+        pre: &Preconditions,
+        customer: Option<&ssec::CustomerKey>,
+        part_number: Option<i32>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let mut resp = self.up.get_object(req).await?;
+        let out = &mut resp.output;
+        let up_etag = out.e_tag.clone().unwrap_or(ETag::Strong(String::new()));
+        let Some(mut info) = meta::parse(out.metadata.as_ref()).map_err(bad_meta)? else {
+            self.refuse_plaintext(&bucket, &key)?;
+            ssec::plain_object(customer)?;
+            pre.check(&up_etag, None, out.last_modified.as_ref())?;
+            meta::strip(&mut out.metadata);
+            return Ok(resp);
+        };
+        self.reveal_md5(&mut info, &bucket, &key, customer).await;
+        let out = &mut resp.output;
+        let visible = etag::visible(&up_etag);
+        pre.check(&visible, info.md5.as_deref(), out.last_modified.as_ref())?;
+        let stored = out.content_length.unwrap_or(0).max(0) as u64;
+        let (opener, plain, content_range) = if info.committed {
+            let at = (bucket.as_str(), key.as_str(), out.version_id.as_deref());
+            let (dek, layout) = self.committed(sub, at, &info, customer).await?;
+            hide_layout_tags(&mut out.tag_count, &layout);
+            match part_number {
+                Some(n) => {
+                    // The layout says where the part sits and what it must hold.
+                    let p = layout
+                        .part(n as u32, info.segment)
+                        .ok_or_else(invalid_part_number)?;
+                    let p_stored = size::stored_len(p.plain, info.segment);
+                    if out.content_range.is_none() {
+                        // A store that ignores partNumber sent everything: fetch the part.
+                        let input = GetObjectInput {
+                            bucket: bucket.clone(),
+                            key: key.clone(),
+                            version_id: out.version_id.clone(),
+                            range: Some(Range::Int {
+                                first: p.stored_at,
+                                last: Some(p.stored_at + p_stored - 1),
+                            }),
+                            if_match: Some(ETagCondition::ETag(up_etag.clone())),
+                            ..Default::default()
+                        };
+                        let again = self.up.get_object(sub_request(sub, input)).await?;
+                        out.body = again.output.body;
+                        out.content_length = again.output.content_length;
+                    }
+                    if out.content_length != Some(p_stored as i64) {
+                        return Err(self.refused(&bucket, &key, "part size differs from layout"));
+                    }
+                    out.parts_count = Some(layout.part_count() as i32);
+                    let total = layout.plain_len();
+                    let (at, len) = (p.plain_at, p.plain);
+                    let cr = format!("bytes {at}-{}/{total}", (at + len).max(1) - 1);
+                    let o = StreamOpener::with_spans(&dek, info.segment, vec![p.span]);
+                    (o, len, Some(cr))
+                }
+                _ => {
+                    self.check_layout_size(&layout, &info, stored, &bucket, &key)?;
+                    let spans = layout.full_spans(info.segment);
+                    let o = StreamOpener::with_spans(&dek, info.segment, spans);
+                    (o, layout.plain_len(), None)
+                }
+            }
+        } else {
+            let plain = size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?;
+            // With partNumber the store answers with that part's stored bytes: one whole
+            // stream of its own, placed by the store's Content-Range.
+            let (expect, content_range) = match (part_number, out.content_range.as_deref()) {
+                (Some(_), Some(cr)) if info.multipart => (
+                    Expect::multipart(true, true, None),
+                    Some(part_range(cr, plain, info.segment).ok_or_else(corrupt_size)?),
+                ),
+                // S3 answers partNumber=1 of a single-PUT object as its one part: 206.
+                (Some(_), _) if plain > 0 => (
+                    expect_for(&info, &up_etag, 0, true),
+                    Some(format!("bytes 0-{}/{plain}", plain - 1)),
+                ),
+                _ => (expect_for(&info, &up_etag, 0, true), None),
+            };
+            let opener = self
+                .opener(&info, &bucket, &key, expect, customer)
+                .await?
+                .expect_segments(size::segments_in(stored, info.segment));
+            (opener, plain, content_range)
+        };
+        let mut body = out.body.take().unwrap_or_else(empty_blob);
+        if plain == 0 {
+            // No body bytes go to the client, so the stream would never be polled: read
+            // and authenticate the empty object's one segment before answering.
+            body = self.verify_empty(body, opener, &bucket, &key).await?;
+        } else {
+            body = self.opening(body, opener, 0, plain, &bucket, &key);
+            body = first_checked(body).await?;
+        }
+        out.body = Some(body);
+        finish_get(out, info.md5.as_deref(), visible, plain, content_range);
+        if let Some(c) = customer {
+            out.sse_customer_algorithm = Some("AES256".into());
+            out.sse_customer_key_md5 = Some(c.md5_b64.clone());
+        }
+        Ok(resp)
+    }
+
     /// The HEAD-planned ranged GET; `None` when the object changed between the HEAD and the
     /// pinned GET.
     async fn get_head_planned(
@@ -366,6 +376,16 @@ impl Seal {
             Some(l) => l.plain_len(),
             None => size::plain_len(stored, info.segment).ok_or_else(corrupt_size)?,
         };
+        // S3 answers a suffix range of an empty object with the whole (empty) object, 200
+        // (tail readers such as object_store and Trino ask for one); pinned to the object
+        // just planned, as below.
+        if plain == 0 && matches!(range, Range::Suffix { length } if *length > 0) {
+            req.input.if_match = Some(ETagCondition::ETag(up_etag.clone()));
+            return match self.get_whole(req, sub, pre, customer, None).await {
+                Err(e) if *e.code() == s3s::S3ErrorCode::PreconditionFailed => Ok(None),
+                r => r.map(Some),
+            };
+        }
         let mut plan = RangePlan::new(plain, info.segment, to_byte_range(range))
             .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
         if let Some(lp) = layout
@@ -1102,8 +1122,12 @@ fn head_range(out: &mut HeadObjectOutput, range: Option<&Range>, full: u64) -> S
     let Some(r) = range else {
         return Ok(());
     };
-    // As the GET answers: no range of an empty object is satisfiable (s3s would give a suffix
-    // range of it the empty span 0..0, and `end - 1` would wrap to 2^64 - 1).
+    // As the GET answers: a suffix range of an empty object is the whole (empty) object, 200;
+    // no other range of it is satisfiable (s3s gives the suffix the empty span 0..0, and
+    // `end - 1` would wrap to 2^64 - 1).
+    if full == 0 && matches!(r, Range::Suffix { length } if *length > 0) {
+        return Ok(());
+    }
     let span = r
         .check(full)
         .ok()

@@ -449,6 +449,17 @@ pub struct Journal {
     reserve: Option<Arc<Reserve>>,
 }
 
+impl Rec {
+    /// Records that free stored space (a version and its body, an upload and its parts, an
+    /// empty bucket) rather than add to it: allowed on a disk too full to hold the reserve.
+    pub fn frees_space(&self) -> bool {
+        matches!(
+            self,
+            Rec::Delete { .. } | Rec::DeleteBucket { .. } | Rec::EndUpload { .. }
+        )
+    }
+}
+
 impl Journal {
     /// Writes `state` compacted to `path` (via `tmp`), fsyncs, and opens it for appending.
     pub fn rewrite(path: &Path, tmp: &Path, state: &State) -> io::Result<Journal> {

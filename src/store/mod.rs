@@ -159,12 +159,6 @@ impl Store {
         }
         let reserve = Arc::new(reserve::Reserve::new(&root));
         let journal = compact(&log, &tmp, &state, intact, &reserve)?.with_reserve(reserve.clone());
-        if !reserve.hold() {
-            tracing::warn!(
-                path = %root.display(),
-                "the store's disk is full: uploads are refused until objects are deleted"
-            );
-        }
         Ok(Store {
             inner: Arc::new(Inner {
                 root,
@@ -235,6 +229,10 @@ impl Store {
             if batch.is_empty() {
                 return Ok((out, Vec::new()));
             }
+            let reserve = &this.inner.reserve;
+            if reserve.must_hold() && !batch.iter().all(Rec::frees_space) && !reserve.hold() {
+                return Err(disk_full());
+            }
             journal
                 .append(&batch)
                 .map_err(|e| io_failed(e, "store index write failed"))?;
@@ -288,16 +286,20 @@ fn compact(
 
 impl Store {
     /// Body writes fill disks: refused while the journal reserve cannot be held, so the
-    /// space deletes free goes to the journal first.
+    /// space deletes free goes to the journal first. Also holds it on the first write.
     fn room_for_bodies(&self) -> S3Result<()> {
         if self.inner.reserve.hold() {
             return Ok(());
         }
-        Err(s3_error!(
-            InternalError,
-            "the store's disk is full: delete objects to free space"
-        ))
+        Err(disk_full())
     }
+}
+
+fn disk_full() -> s3s::S3Error {
+    s3_error!(
+        InternalError,
+        "the store's disk is full: delete objects (or versions by id) to free space"
+    )
 }
 
 /// A fresh random id (hex of 128 random bits) for body files, upload ids and versions.

@@ -5,8 +5,11 @@
 //! and start-up (which rewrites the journal compacted) refused to run at all: stuck until the
 //! filesystem grew or someone deleted store files by hand (an outside probe). A file of
 //! [`RESERVE`] bytes stands in for that space. A journal write that finds the disk full
-//! releases it and tries again; body writes, which are what fill disks, are refused while it
-//! cannot be held again, so the released space goes to the journal, not the next upload.
+//! releases it and tries again. Until it can be held again, body writes and journal writes
+//! that free nothing (tags, new uploads, delete markers) are refused, so the released space
+//! goes to the deletes that free more, not to the next upload. It is first held by the first
+//! write after start, not at start: a first start on a nearly full disk must still write its
+//! credentials and key file.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -19,6 +22,9 @@ pub const RESERVE: u64 = 4 << 20;
 pub struct Reserve {
     path: PathBuf,
     held: AtomicBool,
+    /// Not held since the last release (or since start): journal writes that free nothing
+    /// must hold it first.
+    unsure: AtomicBool,
     /// Released since this process started (so holding it again is news for the log).
     released: AtomicBool,
     change: Mutex<()>,
@@ -38,6 +44,7 @@ impl Reserve {
         Reserve {
             path: root.join("reserve"),
             held: AtomicBool::new(false),
+            unsure: AtomicBool::new(true),
             released: AtomicBool::new(false),
             change: Mutex::new(()),
         }
@@ -56,6 +63,7 @@ impl Reserve {
         match fill(&self.path) {
             Ok(()) => {
                 self.held.store(true, Ordering::Release);
+                self.unsure.store(false, Ordering::Release);
                 if self.released.load(Ordering::Relaxed) {
                     tracing::info!(bytes = RESERVE, "holding the store's journal reserve again");
                 }
@@ -69,11 +77,19 @@ impl Reserve {
         }
     }
 
+    /// Whether a journal write that frees nothing must [`Reserve::hold`] first: after a
+    /// release, metadata-only requests (tags, new uploads, delete markers) would otherwise
+    /// use the released space up and leave deletes failing again.
+    pub fn must_hold(&self) -> bool {
+        self.unsure.load(Ordering::Acquire)
+    }
+
     /// Frees the reserve's space for the journal; false if there was none to free.
     pub fn release(&self) -> bool {
         let _one = self.change.lock().expect("reserve lock");
         let had = std::fs::remove_file(&self.path).is_ok();
         self.held.store(false, Ordering::Release);
+        self.unsure.store(true, Ordering::Release);
         if had {
             self.released.store(true, Ordering::Relaxed);
             tracing::warn!(

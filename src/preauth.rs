@@ -278,6 +278,66 @@ pub fn screen(
     None
 }
 
+/// Drops the read conditions S3 ignores when they are malformed and s3s would refuse with
+/// 400 InvalidArgument: a `Range` that is not one valid byte range (`bytes=abc`, `bytes=5-2`,
+/// several ranges, another unit: S3 answers 200 with the whole object, RFC 9110 §14.2), and
+/// an `If-Modified-Since` or `If-Unmodified-Since` that is not an HTTP date (RFC 9110 §13.1.3).
+/// Only on GET and HEAD, and only where the signature does not cover the header (presigned
+/// links, to which browsers, players and curl add their own Range; SigV2, which never signs
+/// it): removing a signed header would break the signature s3s checks next. Returns what it
+/// dropped.
+pub fn drop_ignored_conditions(
+    req: &mut http::request::Parts,
+    q: &Query,
+    scheme: Scheme,
+) -> Vec<http::HeaderName> {
+    use http::header::{IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE, RANGE};
+    if !matches!(req.method, http::Method::GET | http::Method::HEAD) {
+        return Vec::new();
+    }
+    let signed = signed_headers(req, q, scheme).map(str::to_owned);
+    let covered = |name: &http::HeaderName| {
+        signed
+            .as_deref()
+            .is_some_and(|s| s.split(';').any(|h| h.eq_ignore_ascii_case(name.as_str())))
+    };
+    let malformed = |name: &http::HeaderName, ok: Wellformed| {
+        let mut values = req.headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => false,
+            (Some(v), None) => !v.is_empty() && !v.to_str().is_ok_and(ok),
+            (Some(_), Some(_)) => true,
+        }
+    };
+    let checks: [(http::HeaderName, Wellformed); 3] = [
+        (RANGE, one_byte_range),
+        (IF_MODIFIED_SINCE, http_date),
+        (IF_UNMODIFIED_SINCE, http_date),
+    ];
+    let dropped: Vec<http::HeaderName> = checks
+        .into_iter()
+        .filter(|(name, ok)| malformed(name, *ok) && !covered(name))
+        .map(|(name, _)| name)
+        .collect();
+    for name in &dropped {
+        req.headers.remove(name);
+    }
+    dropped
+}
+
+/// Whether a header's value is one s3s can read.
+type Wellformed = fn(&str) -> bool;
+
+/// One byte range as s3s reads it; s3s takes `bytes=-` (no length) for the suffix `-0`,
+/// which S3 ignores.
+fn one_byte_range(s: &str) -> bool {
+    s != "bytes=-" && s3s::dto::Range::parse(s).is_ok()
+}
+
+fn http_date(s: &str) -> bool {
+    s3s::dto::Timestamp::parse(s3s::dto::TimestampFormat::HttpDate, s).is_ok()
+}
+
 /// The `x-amz-*` headers a SigV4 request carries that its signature does not cover, as S3
 /// refuses them (HeadersNotSigned). s3s checks only the headers a signature names, so without
 /// this anyone holding a presigned PUT link could add `x-amz-copy-source` and turn it into a
@@ -464,6 +524,64 @@ mod tests {
             ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
         ];
         assert_eq!(refused("/k", &h), None);
+    }
+
+    #[test]
+    fn malformed_read_conditions_are_dropped_unless_signed() {
+        let dropped = |method: &str, uri: &str, headers: &[(&str, &str)]| {
+            let mut b = http::Request::builder().method(method).uri(uri);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            let mut p = b.body(()).unwrap().into_parts().0;
+            let q = Query::parse(p.uri.query());
+            let s = scheme(&p, &q);
+            let names = drop_ignored_conditions(&mut p, &q, s);
+            assert!(names.iter().all(|n| !p.headers.contains_key(n)));
+            names
+                .iter()
+                .map(|n| n.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let link = "/b/k?X-Amz-Credential=a%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Signature=0";
+        for bad in [
+            "bytes=abc",
+            "bytes=5-2",
+            "bytes=0-1,3-4",
+            "items=0-1",
+            "bytes=-",
+            "bytes=é",
+        ] {
+            assert_eq!(dropped("GET", link, &[("range", bad)]), ["range"], "{bad}");
+        }
+        for good in ["bytes=0-", "bytes=-5", "bytes=3-4", "bytes=100-200"] {
+            assert!(
+                dropped("GET", link, &[("range", good)]).is_empty(),
+                "{good}"
+            );
+        }
+        assert_eq!(
+            dropped(
+                "HEAD",
+                link,
+                &[("if-modified-since", "soon"), ("range", "x")]
+            ),
+            ["range", "if-modified-since"]
+        );
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        assert!(dropped("GET", link, &[("if-unmodified-since", date)]).is_empty());
+        assert!(dropped("PUT", link, &[("range", "bytes=abc")]).is_empty());
+        let twice = [("range", "bytes=0-1"), ("range", "bytes=2-3")];
+        assert_eq!(dropped("GET", link, &twice), ["range"]);
+        // A header the signature covers is left for s3s: removing it breaks the signature.
+        let signed = link.replace("SignedHeaders=host", "SignedHeaders=host%3Brange");
+        assert!(dropped("GET", &signed, &[("range", "bytes=abc")]).is_empty());
+        let auth = "AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-date, Signature=1";
+        let h = [("authorization", auth), ("range", "bytes=abc")];
+        assert!(dropped("GET", "/b/k", &h).is_empty());
+        let unsigned = auth.replace("range;", "");
+        let h = [("authorization", unsigned.as_str()), ("range", "bytes=abc")];
+        assert_eq!(dropped("GET", "/b/k", &h), ["range"]);
     }
 
     #[test]

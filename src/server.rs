@@ -471,6 +471,7 @@ impl Router {
             );
             return Box::pin(async move { Ok(s3_error(&refusal, unread)) });
         }
+        crate::preauth::drop_ignored_conditions(&mut parts, &query, scheme);
         let claimed = crate::preauth::throttle_key(&parts, &query, scheme);
         if let Verdict::Refuse(left) = ops.throttle.check(ip, &claimed) {
             ops.metrics.throttled.fetch_add(1, Ordering::Relaxed);

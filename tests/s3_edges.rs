@@ -4,7 +4,7 @@
 mod support;
 
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use support::{ALL, TestGateway, error_code};
+use support::{ALL, TestGateway, error_code, raw_request};
 
 /// HEAD with a range answers as the GET would. On an empty object S3 answers a suffix range
 /// (`bytes=-N`, what tail readers such as object_store and Trino send) with the whole empty
@@ -66,6 +66,94 @@ async fn ranged_reads_of_an_empty_object_answer_as_s3() {
         let get = get.unwrap();
         assert_eq!(get.content_range.as_deref(), Some("bytes 7-9/10"));
         assert_eq!(&get.body.collect().await.unwrap().into_bytes()[..], b"789");
+        gw.stop().await;
+    }
+}
+
+/// S3 ignores a malformed `Range` (not one valid byte range: `bytes=abc`, `bytes=5-2`, two
+/// ranges, another unit) and a malformed `If-Modified-Since`/`If-Unmodified-Since`, and
+/// answers 200 with the whole object; browsers, players and curl add such headers to a
+/// presigned link themselves. The gateway answered 400 InvalidArgument. A signed one still
+/// gets that 400: removing a header the signature covers would break the signature.
+#[tokio::test]
+async fn malformed_read_conditions_on_a_presigned_link_are_ignored_as_s3() {
+    let ttl =
+        aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(300))
+            .unwrap();
+    for kind in ALL {
+        let gw = TestGateway::start(kind).await;
+        let (c, b) = (&gw.client, gw.bucket().await);
+        gw.put(&b, "ten", b"0123456789").await;
+        let get = c
+            .get_object()
+            .bucket(&b)
+            .key("ten")
+            .presigned(ttl.clone())
+            .await
+            .unwrap();
+        let head = c
+            .head_object()
+            .bucket(&b)
+            .key("ten")
+            .presigned(ttl.clone())
+            .await
+            .unwrap();
+        let path = |u: &str| {
+            let u: http::Uri = u.parse().unwrap();
+            u.path_and_query().unwrap().as_str().to_owned()
+        };
+        let send = |method: &'static str, uri: String, name: &'static str, value: &'static str| {
+            let addr = gw.addr;
+            async move {
+                let h = vec![(name.to_owned(), value.to_owned())];
+                raw_request(addr, method, &uri, &h, b"").await
+            }
+        };
+        let ignored = [
+            ("range", "bytes=abc"),
+            ("range", "bytes=5-2"),
+            ("range", "bytes=0-1,4-5"),
+            ("range", "items=0-1"),
+            ("range", "bytes=-"),
+            ("if-modified-since", "yesterday"),
+            ("if-unmodified-since", "Mon, 32 Foo 2020 99:00:00 GMT"),
+        ];
+        for (name, value) in ignored {
+            let (status, h, body) = send("GET", path(get.uri()), name, value).await;
+            assert_eq!(status, 200, "{kind:?} GET {name}: {value}: {h}");
+            assert_eq!(body, b"0123456789", "{kind:?} GET {name}: {value}");
+            assert!(
+                !h.to_ascii_lowercase().contains("content-range"),
+                "{kind:?}: {h}"
+            );
+            let (status, h, _) = send("HEAD", path(head.uri()), name, value).await;
+            assert_eq!(status, 200, "{kind:?} HEAD {name}: {value}: {h}");
+            assert!(
+                h.to_ascii_lowercase().contains("content-length: 10"),
+                "{kind:?}: {h}"
+            );
+        }
+        // Well-formed ones still apply.
+        let (status, h, body) = send("GET", path(get.uri()), "range", "bytes=2-4").await;
+        assert_eq!((status, &body[..]), (206, &b"234"[..]), "{kind:?}: {h}");
+        let (status, h, _) = send("GET", path(get.uri()), "range", "bytes=100-").await;
+        assert_eq!(status, 416, "{kind:?}: {h}");
+        let past = "Mon, 01 Jan 1990 00:00:00 GMT";
+        let (status, h, _) = send("GET", path(get.uri()), "if-unmodified-since", past).await;
+        assert_eq!(status, 412, "{kind:?}: {h}");
+        // Signed by an SDK client: a clear 400, nothing served.
+        let signed = c
+            .get_object()
+            .bucket(&b)
+            .key("ten")
+            .range("bytes=abc")
+            .send()
+            .await;
+        assert_eq!(
+            error_code(signed).as_deref(),
+            Some("InvalidArgument"),
+            "{kind:?}"
+        );
         gw.stop().await;
     }
 }

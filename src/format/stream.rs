@@ -237,21 +237,29 @@ impl StreamOpener {
         self.open_complete(out)
     }
 
-    /// Opens every complete segment at the front of `buf`.
+    /// Opens every complete segment at the front of `buf` into one contiguous plaintext
+    /// (see [`StreamKey::open_within`]); nothing is appended unless all of them open.
     fn open_complete(&mut self, out: &mut Vec<Bytes>) -> Result<(), OpenError> {
+        let (mut read, mut write) = (0, 0);
         loop {
             let len = self.next_len();
-            if self.buf.len() < len {
-                return Ok(());
+            if self.buf.len() - read < len {
+                break;
             }
             // A committed layout has a final segment shorter than full only at a part's end;
             // a full-length one there is opened in `finish` or refused by the plan.
             if self.expect == Expect::Layout && self.spans.is_empty() {
                 return Err(OpenError::AfterFinal);
             }
-            let seg = self.buf.split_to(len);
-            out.push(self.open_one(seg)?);
+            write += self.open_at(read..read + len, write)?;
+            read += len;
         }
+        if read > 0 {
+            let mut done = self.buf.split_to(read);
+            done.truncate(write);
+            out.push(done.freeze());
+        }
+        Ok(())
     }
 
     /// End of stored bytes: opens the short last segment, then checks the stream ended
@@ -271,8 +279,10 @@ impl StreamOpener {
             if self.buf.len() < SEGMENT_OVERHEAD as usize {
                 return Err(OpenError::Truncated);
             }
-            let seg = std::mem::take(&mut self.buf);
-            out.push(self.open_one(seg)?);
+            let n = self.open_at(0..self.buf.len(), 0)?;
+            let mut seg = std::mem::take(&mut self.buf);
+            seg.truncate(n);
+            out.push(seg.freeze());
         }
         let Some(prev) = self.prev else {
             return Err(OpenError::Truncated);
@@ -298,9 +308,11 @@ impl StreamOpener {
         Ok(())
     }
 
-    fn open_one(&mut self, seg: BytesMut) -> Result<Bytes, OpenError> {
+    /// Opens the segment at `buf[seg]`, writing its plaintext to `buf[out..]`; returns the
+    /// plaintext's length.
+    fn open_at(&mut self, seg: std::ops::Range<usize>, out: usize) -> Result<usize, OpenError> {
         let n = self.segments;
-        let h = SegmentHeader::decode(&seg).ok_or(OpenError::Truncated)?;
+        let h = SegmentHeader::decode(&self.buf[seg.start..]).ok_or(OpenError::Truncated)?;
         self.check_place(&h)?;
         self.check_count(&h)?;
         let key = match self.key.take() {
@@ -311,11 +323,11 @@ impl StreamOpener {
             }
         };
         let plain = key
-            .open(&h, seg)
+            .open_within(&h, &mut self.buf, seg, out)
             .map_err(|()| OpenError::Authentication(n))?;
         self.key = Some(key);
         // Only the sole segment of a stream may be empty; the sealer never writes others.
-        if plain.is_empty() && !(h.index == 0 && h.last) {
+        if plain == 0 && !(h.index == 0 && h.last) {
             return Err(OpenError::OutOfOrder(n));
         }
         self.prev = Some(h);
@@ -569,6 +581,41 @@ mod tests {
     /// With the segment count known, the segment that ends a full read is refused before
     /// its plaintext is released when it lacks the final flag (old code released it and
     /// noticed only in `finish`).
+    /// The segments one chunk completes come out as one plaintext frame (hyper then writes
+    /// it with one `writev`), equal to what was sealed, from owned and shared chunks alike;
+    /// a tampered segment anywhere in a chunk releases nothing of that chunk.
+    #[test]
+    fn a_chunk_opens_into_one_frame_and_a_bad_segment_releases_none_of_it() {
+        let dek = Dek::generate();
+        let seg = 1000usize;
+        let full = seg + SEGMENT_OVERHEAD as usize;
+        let data: Vec<u8> = (0..7 * seg + 123).map(|i| (i * 31 % 251) as u8).collect();
+        let stored = seal(&dek, 0, seg as u32, &data, 4096);
+        for shared in [false, true] {
+            let chunk = Bytes::copy_from_slice(&stored[..5 * full + 7]);
+            let keep = shared.then(|| chunk.clone());
+            let mut o = StreamOpener::new(&dek, seg as u32, Expect::single(0, true));
+            let mut out = Vec::new();
+            o.push(chunk, &mut out).unwrap();
+            assert_eq!(out.len(), 1, "shared={shared}");
+            assert_eq!(&out[0][..], &data[..5 * seg], "shared={shared}");
+            drop(keep);
+            o.push(Bytes::copy_from_slice(&stored[5 * full + 7..]), &mut out)
+                .unwrap();
+            o.finish(&mut out).unwrap();
+            assert_eq!(out.concat(), data, "shared={shared}");
+        }
+        for bad in [0, 2, 4] {
+            let mut t = stored.clone();
+            t[bad * full + HEADER_LEN + 5] ^= 1;
+            let mut o = StreamOpener::new(&dek, seg as u32, Expect::single(0, true));
+            let mut out = Vec::new();
+            let r = o.push(Bytes::copy_from_slice(&t[..5 * full]), &mut out);
+            assert_eq!(r, Err(OpenError::Authentication(bad as u64)));
+            assert!(out.is_empty(), "segment {bad}: plaintext released");
+        }
+    }
+
     #[test]
     fn known_count_refuses_a_non_final_last_segment_before_release() {
         let dek = Dek::generate();
@@ -582,7 +629,12 @@ mod tests {
             o.push(Bytes::copy_from_slice(cut), &mut out),
             Err(OpenError::Truncated)
         );
-        assert_eq!(out.len(), 1, "only the first segment was released");
+        // Nothing of a chunk is released unless all its segments open, so here nothing is;
+        // what matters is that the second segment's plaintext never is.
+        assert!(
+            out.concat().len() <= seg,
+            "the non-final last segment was released"
+        );
         // A final segment where the read is not at its end (range planned on a longer size).
         let short = seal(&dek, 0, seg as u32, &vec![5u8; 2 * seg], 4096);
         let mut o =

@@ -578,9 +578,6 @@ mod tests {
         assert!(open(&dek, seg, &p1, Expect::single(0, true), 64).is_err());
     }
 
-    /// With the segment count known, the segment that ends a full read is refused before
-    /// its plaintext is released when it lacks the final flag (old code released it and
-    /// noticed only in `finish`).
     /// The segments one chunk completes come out as one plaintext frame (hyper then writes
     /// it with one `writev`), equal to what was sealed, from owned and shared chunks alike;
     /// a tampered segment anywhere in a chunk releases nothing of that chunk.
@@ -616,6 +613,9 @@ mod tests {
         }
     }
 
+    /// With the segment count known, the segment that ends a full read is refused before
+    /// its plaintext is released when it lacks the final flag (old code released it and
+    /// noticed only in `finish`).
     #[test]
     fn known_count_refuses_a_non_final_last_segment_before_release() {
         let dek = Dek::generate();

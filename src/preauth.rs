@@ -247,9 +247,7 @@ pub fn screen(
     }
     // The signature must bind the Host: under virtual-hosted addressing it names the bucket,
     // and one that leaves it out could be replayed against any other bucket. S3 refuses it.
-    if signed_headers(req, q, scheme)
-        .is_some_and(|signed| !signed.split(';').any(|h| h.eq_ignore_ascii_case("host")))
-    {
+    if signed_headers(req, q, scheme).is_some_and(|signed| !signs(signed, "host")) {
         return Some(Refusal::new(
             403,
             "AccessDenied",
@@ -295,12 +293,6 @@ pub fn drop_ignored_conditions(
     if !matches!(req.method, http::Method::GET | http::Method::HEAD) {
         return Vec::new();
     }
-    let signed = signed_headers(req, q, scheme).map(str::to_owned);
-    let covered = |name: &http::HeaderName| {
-        signed
-            .as_deref()
-            .is_some_and(|s| s.split(';').any(|h| h.eq_ignore_ascii_case(name.as_str())))
-    };
     let malformed = |name: &http::HeaderName, ok: Wellformed| {
         let mut values = req.headers.get_all(name).iter();
         match (values.next(), values.next()) {
@@ -314,15 +306,26 @@ pub fn drop_ignored_conditions(
         (IF_MODIFIED_SINCE, http_date),
         (IF_UNMODIFIED_SINCE, http_date),
     ];
-    let dropped: Vec<http::HeaderName> = checks
+    let mut dropped: Vec<http::HeaderName> = checks
         .into_iter()
-        .filter(|(name, ok)| malformed(name, *ok) && !covered(name))
+        .filter(|(name, ok)| malformed(name, *ok))
         .map(|(name, _)| name)
         .collect();
+    if dropped.is_empty() {
+        return dropped;
+    }
+    if let Some(signed) = signed_headers(req, q, scheme) {
+        dropped.retain(|name| !signs(signed, name.as_str()));
+    }
     for name in &dropped {
         req.headers.remove(name);
     }
     dropped
+}
+
+/// Whether a SigV4 `SignedHeaders` list (`a;b;c`) names `header`.
+fn signs(signed: &str, header: &str) -> bool {
+    signed.split(';').any(|h| h.eq_ignore_ascii_case(header))
 }
 
 /// Whether a header's value is one s3s can read.
@@ -346,7 +349,7 @@ fn http_date(s: &str) -> bool {
 /// the query already fixes (`UNSIGNED-PAYLOAD`), and some clients send it.
 fn unsigned_amz_headers(req: &http::request::Parts, q: &Query, scheme: Scheme) -> Option<String> {
     let signed = signed_headers(req, q, scheme)?;
-    let covered = |name: &str| signed.split(';').any(|s| s.eq_ignore_ascii_case(name));
+    let covered = |name: &str| signs(signed, name);
     let mut unsigned: Vec<&str> = req
         .headers
         .keys()

@@ -255,11 +255,16 @@ impl StreamOpener {
             read += len;
         }
         if read > 0 {
-            let mut done = self.buf.split_to(read);
-            done.truncate(write);
-            out.push(done.freeze());
+            self.release(read, write, out);
         }
         Ok(())
+    }
+
+    /// Hands over the plaintext the segments in `buf[..read]` were opened into, `buf[..write]`.
+    fn release(&mut self, read: usize, write: usize, out: &mut Vec<Bytes>) {
+        let mut done = self.buf.split_to(read);
+        done.truncate(write);
+        out.push(done.freeze());
     }
 
     /// End of stored bytes: opens the short last segment, then checks the stream ended
@@ -279,10 +284,9 @@ impl StreamOpener {
             if self.buf.len() < SEGMENT_OVERHEAD as usize {
                 return Err(OpenError::Truncated);
             }
-            let n = self.open_at(0..self.buf.len(), 0)?;
-            let mut seg = std::mem::take(&mut self.buf);
-            seg.truncate(n);
-            out.push(seg.freeze());
+            let read = self.buf.len();
+            let write = self.open_at(0..read, 0)?;
+            self.release(read, write, out);
         }
         let Some(prev) = self.prev else {
             return Err(OpenError::Truncated);
